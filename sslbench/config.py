@@ -1,0 +1,298 @@
+"""Run configuration: typed dataclasses, layered presets, ``--set`` overrides and a stable hash."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+
+from .errors import ConfigError
+
+
+def check(condition: bool, key: str, value: Any, expected: str) -> None:
+    """Raise a ConfigError naming ``key``, its bad ``value`` and what was ``expected``."""
+    if not condition:
+        raise ConfigError(f"invalid value {value!r} for {key}: expected {expected}")
+
+
+@dataclass
+class DataConfig:
+    """Where the data comes from and how big the inputs are."""
+
+    root: str | None = None
+    input_size: int = 32
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        check(self.input_size > 0, "data.input_size", self.input_size, "a positive integer")
+        check(self.num_workers >= 0, "data.num_workers", self.num_workers, "an integer >= 0")
+
+
+@dataclass
+class ModelConfig:
+    """Encoder and heads (SPEC §4 columns 'proj layers/hid/out/BN' and 'predictor')."""
+
+    backbone: str = "resnet18"
+    backbone_options: dict = field(default_factory=dict)
+    projector_layers: int = 2
+    projector_hidden: int = 512
+    projector_out: int = 128
+    projector_bn: Literal["none", "hidden", "all"] = "hidden"
+    predictor_layers: int = 0
+    predictor_hidden: int = 512
+    predictor_bn: Literal["none", "hidden", "all"] = "hidden"
+
+    def __post_init__(self) -> None:
+        check(self.projector_layers >= 1, "model.projector_layers", self.projector_layers, ">= 1")
+        check(self.projector_hidden > 0, "model.projector_hidden", self.projector_hidden, "> 0")
+        check(self.projector_out > 0, "model.projector_out", self.projector_out, "> 0")
+        check(self.predictor_layers >= 0, "model.predictor_layers", self.predictor_layers, ">= 0")
+        check(self.predictor_hidden > 0, "model.predictor_hidden", self.predictor_hidden, "> 0")
+
+
+@dataclass
+class SSLConfig:
+    """The siamese momentum pipeline of SPEC §1: queue, EMA, symmetry, augmentations."""
+
+    queue_size: int = 4096
+    momentum: float = 0.99
+    symmetric: bool = False
+    online_aug: str = "strong"
+    target_aug: str = "strong"
+
+    def __post_init__(self) -> None:
+        check(self.queue_size >= 0, "ssl.queue_size", self.queue_size, "an integer >= 0")
+        check(0.0 <= self.momentum <= 1.0, "ssl.momentum", self.momentum, "a value in [0, 1]")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation: SGD/LARS/AdamW, warm-up + cosine LR, linear scaling rule (SPEC §4)."""
+
+    epochs: int = 200
+    batch_size: int = 256
+    lr: float = 0.06
+    lr_scaling: Literal["linear", "none"] = "linear"
+    optimizer: Literal["sgd", "lars", "adamw"] = "sgd"
+    weight_decay: float = 5e-4
+    sgd_momentum: float = 0.9
+    warmup_epochs: float = 5.0
+    min_lr: float = 0.0
+    channels_last: bool = True
+    device: str = "auto"
+    max_steps: int = 0
+
+    def __post_init__(self) -> None:
+        check(self.epochs >= 0, "train.epochs", self.epochs, "an integer >= 0")
+        check(self.batch_size > 0, "train.batch_size", self.batch_size, "a positive integer")
+        check(self.lr > 0, "train.lr", self.lr, "a positive number")
+        check(self.weight_decay >= 0, "train.weight_decay", self.weight_decay, ">= 0")
+        check(0 <= self.sgd_momentum < 1, "train.sgd_momentum", self.sgd_momentum, "a value in [0, 1)")
+        check(self.warmup_epochs >= 0, "train.warmup_epochs", self.warmup_epochs, ">= 0")
+        check(self.min_lr >= 0, "train.min_lr", self.min_lr, ">= 0")
+        check(self.max_steps >= 0, "train.max_steps", self.max_steps, "an integer >= 0 (0 = no cap)")
+        check(
+            self.device in ("auto", "cpu") or self.device.startswith("cuda"),
+            "train.device", self.device, "'auto', 'cpu' or 'cuda[:N]'",
+        )
+
+    def scaled_lr(self) -> float:
+        """The learning rate after the linear scaling rule lr x batch / 256."""
+        return self.lr * self.batch_size / 256 if self.lr_scaling == "linear" else self.lr
+
+
+SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "ssl": SSLConfig, "train": TrainConfig}
+
+
+@dataclass
+class RunConfig:
+    """The effective configuration of one ``sslbench run``."""
+
+    method: str
+    dataset: str
+    protocols: list[str]
+    seed: int = 0
+    eval_dataset: str | None = None
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    ssl: SSLConfig = field(default_factory=SSLConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    method_params: Any = None
+    protocol_params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Nested plain dict in the same shape as a ``--config`` YAML file."""
+        out: dict[str, Any] = {
+            "method": self.method,
+            "dataset": self.dataset,
+            "protocols": list(self.protocols),
+            "seed": self.seed,
+            "eval_dataset": self.eval_dataset,
+        }
+        for name in SECTIONS:
+            out[name] = dataclasses.asdict(getattr(self, name))
+        if self.method_params is not None:
+            out[self.method] = dataclasses.asdict(self.method_params)
+        for name, params in self.protocol_params.items():
+            out[name] = dataclasses.asdict(params)
+        return out
+
+    def pretrain_dict(self) -> dict[str, Any]:
+        """The part of the config that determines the pretrained weights."""
+        d = self.to_dict()
+        for key in ("protocols", "eval_dataset", *self.protocol_params):
+            d.pop(key, None)
+        d["data"].pop("num_workers", None)
+        d["train"].pop("device", None)
+        return d
+
+    def pretrain_hash(self) -> str:
+        """Stable hash of :meth:`pretrain_dict`: equal hashes reuse a finished pretraining."""
+        return stable_hash(self.pretrain_dict())
+
+    def config_hash(self) -> str:
+        """Stable hash of the whole effective config."""
+        return stable_hash(self.to_dict())
+
+
+def stable_hash(obj: Any) -> str:
+    """sha256 of the canonical JSON of ``obj`` (first 16 hex digits)."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- building
+
+
+def parse_set(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """``["train.epochs=5", "knn.k=[10,20]"]`` -> nested dict; values parsed as YAML scalars."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"invalid --set {item!r}: expected key=value, e.g. train.epochs=10")
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        if not key or any(not part for part in key.split(".")):
+            raise ConfigError(f"invalid --set key {key!r}: expected section.field, e.g. train.epochs")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"invalid --set key {key!r}: {part!r} is not a section")
+        node[parts[-1]] = value
+    return out
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a ``--config`` YAML file: a mapping in the shape of :meth:`RunConfig.to_dict`."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {str(p)!r} does not exist: expected a YAML file")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {str(p)!r} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(p)!r}: expected a mapping at the top level")
+    return data
+
+
+def merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep merge: mappings merge key by key, anything else is replaced."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if errors else f"invalid value {value!r} for {key}")
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(
+                f"invalid value {value!r} for {key}: expected one of {', '.join(map(repr, args))}"
+            )
+        return value
+    if origin in (list, tuple):
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"invalid value {value!r} for {key}: expected a list")
+        inner = args[0] if args else Any
+        return [_coerce(v, inner, key) for v in value]
+    if tp is dict or origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"invalid value {value!r} for {key}: expected a mapping")
+        return dict(value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"invalid value {value!r} for {key}: expected true or false")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"invalid value {value!r} for {key}: expected an integer")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"invalid value {value!r} for {key}: expected a number")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"invalid value {value!r} for {key}: expected a string")
+    return value
+
+
+def build_dataclass(cls: type, values: Mapping[str, Any] | None, prefix: str) -> Any:
+    """Instantiate ``cls`` from ``values``, rejecting unknown keys and coercing types."""
+    values = dict(values or {})
+    if not isinstance(values, dict):
+        raise ConfigError(f"invalid value for {prefix}: expected a mapping")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], list(fields), n=1)
+        hint = f"; did you mean {prefix}.{close[0]}?" if close else ""
+        raise ConfigError(
+            f"unknown config key {prefix}.{unknown[0]}{hint} (valid keys: {', '.join(sorted(fields))})"
+        )
+    kwargs = {name: _coerce(v, hints[name], f"{prefix}.{name}") for name, v in values.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"invalid {prefix}: {exc}") from None

@@ -1,0 +1,40 @@
+"""The dataset contract: what a dataset plugin registers through ``register_datasets``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from torch.utils.data import Dataset
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A named dataset: how to load each split and what the run config should default to.
+
+    ``load(root, split, image_size)`` returns a ``Dataset`` of ``(uint8 tensor (C, H, W), int
+    label)``; datasets whose images all share one size return a
+    :class:`sslbench.datasets.TensorImageDataset` (the engine then batches them without
+    workers), others resize each image to ``image_size`` (shorter side, then centre crop).
+    ``defaults`` are config overrides (e.g. ``{"data": {"input_size": 32}}``) applied before the
+    method's presets.
+    """
+
+    name: str
+    load: Callable[[str | None, str, int], "Dataset"]
+    num_classes: int
+    channels: int = 3
+    splits: tuple[str, ...] = ("train", "test")
+    train_split: str = "train"
+    test_split: str = "test"
+    pretrain_split: str = "train"
+    needs_root: bool = True
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+    defaults: dict[str, Any] = field(default_factory=dict)
+    modality: str = "image"
+    description: str = ""

@@ -1,0 +1,1 @@
+"""Built-in backbones, datasets and protocols, registered through the public hooks."""

@@ -1,0 +1,72 @@
+"""Built-in datasets: digits (bundled), CIFAR-10/100, any ImageFolder, ImageNet100."""
+
+from __future__ import annotations
+
+from sslbench import hookimpl
+from sslbench.data import DatasetSpec
+
+DIGITS_MEAN, DIGITS_STD = (0.3053,), (0.3760,)
+CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+CIFAR100_MEAN, CIFAR100_STD = (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)
+SMALL_RESNET = {"model": {"backbone": "resnet18", "backbone_options": {"small_stem": True}}}
+
+
+def _digits(root, split, image_size):
+    from sslbench.datasets import load_digits
+
+    return load_digits(root, split)
+
+
+def _cifar10(root, split, image_size):
+    from sslbench.datasets import load_cifar
+
+    return load_cifar(root, split, 10)
+
+
+def _cifar100(root, split, image_size):
+    from sslbench.datasets import load_cifar
+
+    return load_cifar(root, split, 100)
+
+
+def _imagefolder(root, split, image_size):
+    from sslbench.datasets import load_imagefolder
+
+    return load_imagefolder(root, split, image_size)
+
+
+def _imagenet100(root, split, image_size):
+    from sslbench.datasets import load_imagenet100
+
+    return load_imagenet100(root, split, image_size)
+
+
+@hookimpl
+def register_datasets(register):
+    register(DatasetSpec(
+        name="digits", load=_digits, num_classes=10, channels=1, needs_root=False,
+        mean=DIGITS_MEAN, std=DIGITS_STD,
+        defaults={"data": {"input_size": 16}, "model": {"backbone": "convnet-small"},
+                  "ssl": {"online_aug": "digits", "target_aug": "digits"}},
+        description="scikit-learn's bundled 8x8 handwritten digits (1,437 train / 360 test), no download",
+    ))
+    register(DatasetSpec(
+        name="cifar10", load=_cifar10, num_classes=10, mean=CIFAR10_MEAN, std=CIFAR10_STD,
+        defaults={"data": {"input_size": 32}, **SMALL_RESNET},
+        description="CIFAR-10 in torchvision's python format under --data-root",
+    ))
+    register(DatasetSpec(
+        name="cifar100", load=_cifar100, num_classes=100, mean=CIFAR100_MEAN, std=CIFAR100_STD,
+        defaults={"data": {"input_size": 32}, **SMALL_RESNET},
+        description="CIFAR-100 in torchvision's python format under --data-root",
+    ))
+    register(DatasetSpec(
+        name="imagefolder", load=_imagefolder, num_classes=0, test_split="val",
+        splits=("train", "val"), defaults={"data": {"input_size": 224}, "model": {"backbone": "resnet50"}},
+        description="any <root>/{train,val}/<class>/<image> tree (classes counted from train/)",
+    ))
+    register(DatasetSpec(
+        name="imagenet100", load=_imagenet100, num_classes=100, test_split="val",
+        splits=("train", "val"), defaults={"data": {"input_size": 224}, "model": {"backbone": "resnet50"}},
+        description="ImageNet folder filtered to the 100 classes of thesis Table A.1",
+    ))

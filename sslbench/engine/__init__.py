@@ -1,0 +1,1 @@
+"""The training and evaluation engine (imports torch; loaded only when work starts)."""

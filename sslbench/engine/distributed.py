@@ -1,0 +1,52 @@
+"""torch.distributed helpers that degrade to no-ops in a single process."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+
+
+def is_distributed() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def rank() -> int:
+    return dist.get_rank() if is_distributed() else 0
+
+
+def world_size() -> int:
+    return dist.get_world_size() if is_distributed() else 1
+
+
+def is_main() -> bool:
+    """Only rank 0 writes files and results."""
+    return rank() == 0
+
+
+def init_from_env() -> bool:
+    """Join the process group torchrun describes in the environment (gloo on CPU, nccl on GPU)."""
+    if is_distributed() or "RANK" not in os.environ or int(os.environ.get("WORLD_SIZE", "1")) < 2:
+        return is_distributed()
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend)
+    return True
+
+
+@torch.no_grad()
+def all_gather_cat(x: torch.Tensor) -> torch.Tensor:
+    """Concatenate ``x`` from every rank along dim 0 (rank order); identity without DDP."""
+    if not is_distributed() or world_size() == 1:
+        return x
+    parts = [torch.empty_like(x) for _ in range(world_size())]
+    dist.all_gather(parts, x.contiguous())
+    return torch.cat(parts, 0)
+
+
+def all_reduce_mean(x: torch.Tensor) -> torch.Tensor:
+    if not is_distributed():
+        return x
+    y = x.detach().clone()
+    dist.all_reduce(y)
+    return y / world_size()

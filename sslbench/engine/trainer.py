@@ -1,0 +1,183 @@
+"""Pretraining loop: seeded, resumable, checkpointed every epoch, with a progress bar."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..augment import get_augmentation
+from ..errors import ConfigError, TrainingError
+from . import checkpoint
+from . import distributed as dist
+from .data import ViewMaker, epoch_generator, iterate_batches, steps_per_epoch
+from .optim import build_optimizer, set_lr
+from .schedules import warmup_cosine_lr
+
+CHECKPOINT = "checkpoint.pt"
+BACKBONE = "backbone.pt"
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (every device)."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"invalid value {name!r} for train.device: CUDA is not available here (use 'cpu' or 'auto')")
+    return torch.device(name)
+
+
+def build_backbone(registries: Any, name: str, in_chans: int, options: dict[str, Any]) -> nn.Module:
+    """Build the registered backbone ``name`` (``prefix:variant`` for namespaces such as timm:)."""
+    build = registries.backbones.get(name)
+    variant = name.split(":", 1)[1] if ":" in name else ""
+    module = build(variant, in_chans, **options)
+    if not hasattr(module, "num_features"):
+        raise TypeError(f"backbone {name!r} returned a module without 'num_features'")
+    return module
+
+
+@dataclass
+class PretrainOutcome:
+    backbone: nn.Module
+    seconds: float
+    steps: int
+    final_loss: float | None
+    resumed_from: int | None
+
+
+def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path, resume: bool = False,
+             progress: bool = True) -> PretrainOutcome:
+    """Train ``method`` on ``spec``'s pretraining split; return the online backbone."""
+    seed_everything(config.seed)
+    device = pick_device(config.train.device)
+    train_set = spec.load(config.data.root, spec.pretrain_split, _load_size(config))
+    num_classes = spec.num_classes or len(getattr(train_set, "classes", []) or [])
+    backbone = build_backbone(registries, config.model.backbone, spec.channels, config.model.backbone_options)
+    learner = method.build(backbone, num_classes).to(device)
+    channels_last = config.train.channels_last and device.type in ("cpu", "cuda")
+    if channels_last:
+        learner = learner.to(memory_format=torch.channels_last)
+
+    batch = config.train.batch_size
+    per_epoch = steps_per_epoch(len(train_set), batch)
+    if per_epoch == 0:
+        raise ConfigError(
+            f"invalid value {batch} for train.batch_size: larger than the {len(train_set)} training images "
+            f"of {spec.name!r} per process"
+        )
+    total = per_epoch * config.train.epochs
+    if config.train.max_steps:
+        total = min(total, config.train.max_steps)
+    warmup = int(round(config.train.warmup_epochs * per_epoch))
+    base_lr = config.train.scaled_lr()
+    optimizer = build_optimizer(config.train.optimizer, learner, base_lr, config.train.weight_decay, config.train.sgd_momentum)
+    views = ViewMaker([get_augmentation(n) for n in method.view_augmentations()], config.data.input_size,
+                      spec.mean, spec.std, device, channels_last)
+    model: nn.Module = learner
+    if dist.is_distributed():
+        model = nn.parallel.DistributedDataParallel(learner, device_ids=[device.index] if device.type == "cuda" else None)
+
+    start_epoch, step, resumed_from = 0, 0, None
+    ckpt_path = run_dir / CHECKPOINT
+    if resume and ckpt_path.is_file():
+        state = checkpoint.load(ckpt_path)
+        learner.load_state_dict(state["learner"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch, step = int(state["epoch"]), int(state["step"])
+        resumed_from = start_epoch
+        _restore_rng(state["rng"])
+
+    t0 = time.perf_counter()
+    final_loss: float | None = None
+    log_path = run_dir / "log.jsonl"
+    bar = _progress(total, step, f"pretrain {method.name}", progress and dist.is_main())
+    learner.train()
+    epoch = start_epoch
+    while epoch < config.train.epochs and step < total:
+        aug_gen = torch.Generator(device=device)
+        aug_gen.manual_seed(int(epoch_generator(config.seed, epoch, salt=1).initial_seed()) + dist.rank())
+        losses = []
+        for images, labels in iterate_batches(train_set, batch, True, config.seed, epoch, True, config.data.num_workers):
+            if step >= total:
+                break
+            set_lr(optimizer, warmup_cosine_lr(step, total, warmup, base_lr, config.train.min_lr))
+            out = model(views.train_views(images, aug_gen), labels.to(device))
+            loss = out["loss"]
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise TrainingError(
+                    f"non-finite loss {value} at step {step} (epoch {epoch}); the last good checkpoint is "
+                    f"{ckpt_path if ckpt_path.exists() else 'not written yet'}; lower train.lr or check the data"
+                )
+            optimizer.step()
+            learner.after_step(step, total)
+            losses.append(value)
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{value:.3f}", epoch=epoch)
+        epoch += 1
+        final_loss = float(np.mean(losses)) if losses else final_loss
+        if dist.is_main():
+            with open(log_path, "a") as fh:
+                fh.write(json.dumps({"epoch": epoch, "step": step, "loss": final_loss,
+                                     "lr": optimizer.param_groups[0]["lr"]}) + "\n")
+            checkpoint.save({"learner": learner.state_dict(), "optimizer": optimizer.state_dict(),
+                             "epoch": epoch, "step": step, "rng": _rng_state(),
+                             "pretrain_hash": config.pretrain_hash()}, ckpt_path)
+    bar.close()
+    if dist.is_main():
+        checkpoint.save({"backbone": learner.backbone.state_dict(), "pretrain_hash": config.pretrain_hash(),
+                         "method": method.name, "backbone_name": config.model.backbone}, run_dir / BACKBONE)
+    return PretrainOutcome(learner.backbone, time.perf_counter() - t0, step, final_loss, resumed_from)
+
+
+def _load_size(config: Any) -> int:
+    """Variable-size images are stored at 8/7 of the input size (256 for 224) before cropping."""
+    return int(round(config.data.input_size * 8 / 7))
+
+
+def _rng_state() -> dict[str, Any]:
+    """Every RNG the loop touches, in types ``torch.load(weights_only=True)`` accepts."""
+    _, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, py_state, py_gauss = random.getstate()
+    return {"torch": torch.get_rng_state(), "numpy": [torch.from_numpy(keys.astype(np.int64)), int(pos),
+            int(has_gauss), float(gauss)], "python": [version, list(py_state), py_gauss]}
+
+
+def _restore_rng(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    version, py_state, py_gauss = state["python"]
+    random.setstate((version, tuple(py_state), py_gauss))
+
+
+class _NoBar:
+    def update(self, n: int) -> None: ...
+    def set_postfix(self, **kw: Any) -> None: ...
+    def close(self) -> None: ...
+
+
+def _progress(total: int, initial: int, desc: str, enabled: bool) -> Any:
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="step", dynamic_ncols=True, leave=False)

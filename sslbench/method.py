@@ -1,0 +1,84 @@
+"""The method contract: what a method plugin registers through ``register_methods``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+
+import yaml
+
+if TYPE_CHECKING:  # torch is imported only when a method is built
+    import torch
+    from torch import nn
+
+    from .config import RunConfig
+
+
+@dataclass
+class NoParams:
+    """A method or protocol without hyper-parameters of its own."""
+
+
+def load_presets(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Read a plugin's presets YAML: ``{dataset name: config overrides}`` (``"*"`` = any dataset)."""
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"presets file {path} must hold a mapping of dataset -> overrides")
+    return data
+
+
+class Method:
+    """A pretraining method. Subclass it (or :class:`MomentumMethod`) and register the class.
+
+    Class attributes: ``name`` (registry key), ``Params`` (hyper-parameter dataclass, validated
+    in ``__post_init__``), ``presets`` (dataset -> config overrides, applied before the user's
+    ``--config`` and ``--set``), ``trains`` (False for methods without pretraining),
+    ``needs_labels`` (True for supervised baselines), ``modality`` (``"image"`` or ``"video"``).
+    """
+
+    name: ClassVar[str]
+    Params: ClassVar[type] = NoParams
+    presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    description: ClassVar[str] = ""
+    trains: ClassVar[bool] = True
+    needs_labels: ClassVar[bool] = False
+    modality: ClassVar[str] = "image"
+
+    def __init__(self, params: Any, config: "RunConfig") -> None:
+        self.params = params
+        self.config = config
+
+    def view_augmentations(self) -> list[str]:
+        """Names of the augmentation applied to each view the learner receives, in order."""
+        return [self.config.ssl.online_aug]
+
+    def build(self, backbone: "nn.Module", num_classes: int) -> "nn.Module":
+        """Return the learner: a module with ``backbone``, ``training_step`` and ``after_step``.
+
+        ``training_step(views: list[Tensor], labels: Tensor) -> dict[str, Tensor]`` returns at
+        least ``"loss"``; ``after_step(step, total_steps)`` runs after each optimiser step.
+        """
+        raise NotImplementedError
+
+
+class MomentumMethod(Method):
+    """A siamese momentum method (SPEC §1): implement :meth:`loss`, the engine does the rest.
+
+    The engine builds online (encoder, projector, optional predictor) and target (encoder,
+    projector, updated by EMA with the cosine momentum schedule) branches and a FIFO queue of
+    target embeddings, all-gathered across ranks before the enqueue.
+    """
+
+    def view_augmentations(self) -> list[str]:
+        return [self.config.ssl.online_aug, self.config.ssl.target_aug]
+
+    def build(self, backbone: "nn.Module", num_classes: int) -> "nn.Module":
+        from .engine.siamese import MomentumLearner
+
+        return MomentumLearner(self, backbone, self.config)
+
+    def loss(self, online: "torch.Tensor", target: "torch.Tensor", queue: "torch.Tensor") -> "torch.Tensor":
+        """Loss of one direction: ``online`` (N, D) and ``target`` (N, D, no grad) l2-normalised
+        embeddings of two views of the same images, ``queue`` (M, D) earlier target embeddings."""
+        raise NotImplementedError

@@ -1,0 +1,40 @@
+"""The protocol contract: what an evaluation plugin registers through ``register_protocols``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .method import NoParams
+
+if TYPE_CHECKING:
+    from .engine.evaluation import EvalContext
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One named result of a protocol; ``higher_is_better`` drives best-value marks in tables."""
+
+    name: str
+    value: float
+    higher_is_better: bool = True
+
+
+class Protocol:
+    """An evaluation protocol on a frozen or finetuned backbone.
+
+    Class attributes: ``name`` (registry key, ``--protocol``), ``Params`` (dataclass of settings,
+    overridable with ``--set <name>.<field>=value``). ``evaluate`` receives an
+    :class:`sslbench.engine.evaluation.EvalContext` giving the backbone, the datasets and a
+    cached ``features(split)`` accessor, and returns a list of :class:`Metric`.
+    """
+
+    name: ClassVar[str]
+    Params: ClassVar[type] = NoParams
+    description: ClassVar[str] = ""
+
+    def __init__(self, params: Any) -> None:
+        self.params = params
+
+    def evaluate(self, ctx: "EvalContext") -> list[Metric]:
+        raise NotImplementedError

@@ -1,0 +1,1 @@
+"""Built-in evaluation protocols (their classes are light; torch is imported when they run)."""

@@ -1,0 +1,226 @@
+"""``sslbench run``: resolve the effective config, pretrain (or reuse), evaluate, store results."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .config import SECTIONS, ConfigError, RunConfig, build_dataclass, load_yaml, merge
+from .plugins import Registries, registries
+
+TOP_LEVEL = ("method", "dataset", "protocols", "seed", "eval_dataset")
+
+
+def resolve_config(method: str, dataset: str, protocols: list[str], config_file: str | None = None,
+                   sets: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None,
+                   regs: Registries | None = None) -> RunConfig:
+    """Layer dataset defaults < method presets < --config file < --set < CLI flags, then validate.
+
+    Every name is resolved through the registries and every value checked here, before any work.
+    """
+    regs = regs or registries()
+    method_cls = regs.methods.get(method)
+    spec = regs.datasets.get(dataset)
+    protocol_classes = {name: regs.protocols.get(name) for name in protocols}
+    layered: dict[str, Any] = {}
+    for layer in (spec.defaults, method_cls.presets.get("*", {}), method_cls.presets.get(dataset, {})):
+        layered = merge(layered, layer)
+    user: dict[str, Any] = {}
+    if config_file:
+        user = merge(user, load_yaml(config_file))
+    user = merge(user, sets or {})
+    user = merge(user, overrides or {})
+    for key in user:
+        if key in SECTIONS or key in TOP_LEVEL or key == method or key in regs.protocols:
+            continue
+        import difflib
+
+        valid = [*TOP_LEVEL, *SECTIONS, method, *protocols]
+        close = difflib.get_close_matches(key, valid, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"unknown config section {key!r}{hint} (valid: {', '.join(valid)})")
+    values = merge(layered, user)
+
+    seed = values.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"invalid value {seed!r} for seed: expected an integer >= 0")
+    eval_dataset = values.get("eval_dataset")
+    sections = {name: build_dataclass(cls, values.get(name), name) for name, cls in SECTIONS.items()}
+    method_params = build_dataclass(method_cls.Params, values.get(method), method)
+    protocol_params = {name: build_dataclass(cls.Params, values.get(name), name) for name, cls in protocol_classes.items()}
+    config = RunConfig(method=method, dataset=dataset, protocols=list(protocols), seed=seed,
+                       eval_dataset=eval_dataset, method_params=method_params, protocol_params=protocol_params,
+                       **sections)
+    _check_names(config, regs, method_cls, spec)
+    return config
+
+
+def _check_names(config: RunConfig, regs: Registries, method_cls: Any, spec: Any) -> None:
+    from .augment import get_augmentation
+
+    regs.backbones.get(config.model.backbone)
+    for name in (config.ssl.online_aug, config.ssl.target_aug):
+        get_augmentation(name)
+    if method_cls.modality != spec.modality:
+        raise ConfigError(
+            f"method {config.method!r} works on {method_cls.modality} data but dataset {spec.name!r} is "
+            f"{spec.modality}: pick a {method_cls.modality} dataset"
+        )
+    if config.eval_dataset is not None:
+        eval_spec = regs.datasets.get(config.eval_dataset)
+        if eval_spec.channels != spec.channels:
+            raise ConfigError(f"eval_dataset {eval_spec.name!r} has {eval_spec.channels} channels but "
+                              f"{spec.name!r} has {spec.channels}: expected matching channels")
+    if spec.needs_root and not config.data.root:
+        raise ConfigError(f"dataset {spec.name!r} needs a root folder: pass --data-root PATH")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
+
+
+def pretrain_dir(output_dir: Path, config: RunConfig) -> Path:
+    """Where a pretraining's checkpoints live: one folder per pretraining hash."""
+    name = f"{config.method}-{config.dataset}-{_slug(config.model.backbone)}-{config.pretrain_hash()}"
+    return output_dir / "pretrain" / name
+
+
+@dataclass
+class RunOutcome:
+    config: RunConfig
+    metrics: dict[str, list[Any]]
+    run_dir: Path
+    store_path: Path
+    reused: bool
+    pretrain_seconds: float
+    eval_seconds: float
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                             text=True, timeout=5)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _versions(method_cls: Any) -> dict[str, str]:
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for dist in ("sslbench", "torch", "torchvision", "timm"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    out["method_module"] = method_cls.__module__
+    return out
+
+
+def _hardware() -> str:
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{platform.machine()} {os.cpu_count()} CPUs, {gpu}"
+
+
+def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progress: bool = True,
+        regs: Registries | None = None) -> RunOutcome:
+    """Pretrain (or reuse the finished pretraining with the same hash), evaluate, store results."""
+    from .engine import checkpoint
+    from .engine import distributed as dist
+    from .engine.evaluation import EvalContext
+    from .engine.trainer import BACKBONE, build_backbone, pick_device, pretrain, seed_everything
+    from .protocol import Metric
+    from .store import ResultRow, insert
+
+    regs = regs or registries()
+    output_dir = Path(output_dir)
+    _ensure_writable(output_dir)
+    method_cls = regs.methods.get(config.method)
+    method = method_cls(config.method_params, config)
+    spec = regs.datasets.get(config.dataset)
+    run_dir = pretrain_dir(output_dir, config)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint.write_text(run_dir / "config.yaml", yaml.safe_dump(config.pretrain_dict(), sort_keys=False))
+    device = pick_device(config.train.device)
+
+    backbone_file = run_dir / BACKBONE
+    reused = backbone_file.is_file()
+    pretrain_seconds = 0.0
+    if reused:
+        backbone = build_backbone(regs, config.model.backbone, spec.channels, config.model.backbone_options)
+        backbone.load_state_dict(checkpoint.load(backbone_file)["backbone"])
+    elif method.trains:
+        outcome = pretrain(config, method, spec, regs, run_dir, resume=resume, progress=progress)
+        backbone, pretrain_seconds = outcome.backbone, outcome.seconds
+    else:
+        seed_everything(config.seed)
+        backbone = build_backbone(regs, config.model.backbone, spec.channels, config.model.backbone_options)
+        if dist.is_main():
+            checkpoint.save({"backbone": backbone.state_dict(), "pretrain_hash": config.pretrain_hash(),
+                             "method": config.method, "backbone_name": config.model.backbone}, backbone_file)
+    backbone = backbone.to(device)
+
+    eval_spec = regs.datasets.get(config.eval_dataset or config.dataset)
+    ctx = EvalContext(backbone=backbone, spec=eval_spec, config=config, weights_id=config.pretrain_hash(),
+                      device=device, cache_dir=output_dir / "features", progress=progress)
+    metrics: dict[str, list[Metric]] = {}
+    rows: list[ResultRow] = []
+    t0 = time.perf_counter()
+    versions, hardware, commit = _versions(method_cls), _hardware(), _git_commit()
+    for name in config.protocols:
+        protocol = regs.protocols.get(name)(config.protocol_params[name])
+        t = time.perf_counter()
+        result = protocol.evaluate(ctx)
+        seconds = time.perf_counter() - t
+        metrics[name] = result
+        for m in result:
+            rows.append(ResultRow(method=config.method, dataset=config.dataset, eval_dataset=eval_spec.name,
+                                  backbone=config.model.backbone, protocol=name, metric=m.name, value=m.value,
+                                  higher_is_better=m.higher_is_better, seed=config.seed,
+                                  config_hash=config.config_hash(), pretrain_hash=config.pretrain_hash(),
+                                  config=config.to_dict(), git_commit=commit, versions=versions, hardware=hardware,
+                                  pretrain_seconds=pretrain_seconds, eval_seconds=seconds))
+    eval_seconds = time.perf_counter() - t0
+    store_path = output_dir / "results.sqlite"
+    if dist.is_main():
+        insert(store_path, rows)
+    return RunOutcome(config, metrics, run_dir, store_path, reused, pretrain_seconds, eval_seconds)
+
+
+def _ensure_writable(output_dir: Path) -> None:
+    from .errors import SSLBenchError
+
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        probe = output_dir / f".write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise SSLBenchError(f"output directory {str(output_dir)!r} is not writable: {exc.strerror or exc}") from None
+
+
+def summary_line(outcome: RunOutcome) -> str:
+    """One line: what ran, the headline numbers, the time, and where the outputs went."""
+    c = outcome.config
+    parts = []
+    for protocol, metrics in outcome.metrics.items():
+        parts.append(f"{protocol} " + ", ".join(f"{m.name} {m.value:.2f}" for m in metrics))
+    pre = "reused pretraining" if outcome.reused else f"pretrain {outcome.pretrain_seconds:.0f}s"
+    return (f"{c.method} on {c.dataset} ({c.model.backbone}, seed {c.seed}): {'; '.join(parts)} | {pre}, "
+            f"eval {outcome.eval_seconds:.0f}s | outputs {outcome.run_dir} | results {outcome.store_path}")
+
+
+def config_as_yaml(config: RunConfig) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)
+

@@ -1,0 +1,107 @@
+"""The results store: tidy rows (run x protocol x metric x seed) in SQLite, WAL, atomic inserts."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    method TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    eval_dataset TEXT NOT NULL,
+    backbone TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    value REAL NOT NULL,
+    higher_is_better INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    config_hash TEXT NOT NULL,
+    pretrain_hash TEXT NOT NULL,
+    config_json TEXT NOT NULL,
+    git_commit TEXT,
+    versions_json TEXT NOT NULL,
+    hardware TEXT NOT NULL,
+    pretrain_seconds REAL,
+    eval_seconds REAL
+);
+CREATE INDEX IF NOT EXISTS results_lookup ON results (method, dataset, protocol, metric, seed);
+"""
+
+COLUMNS = ("run_id", "created_at", "method", "dataset", "eval_dataset", "backbone", "protocol", "metric", "value",
+           "higher_is_better", "seed", "config_hash", "pretrain_hash", "config_json", "git_commit",
+           "versions_json", "hardware", "pretrain_seconds", "eval_seconds")
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One tidy record; the source of truth every table is generated from."""
+
+    method: str
+    dataset: str
+    eval_dataset: str
+    backbone: str
+    protocol: str
+    metric: str
+    value: float
+    higher_is_better: bool
+    seed: int
+    config_hash: str
+    pretrain_hash: str
+    config: dict[str, Any]
+    git_commit: str | None
+    versions: dict[str, str]
+    hardware: str
+    pretrain_seconds: float | None
+    eval_seconds: float | None
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """Open (creating) the store with WAL and a busy timeout so concurrent runs never lose rows."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=60.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA busy_timeout=60000")
+    conn.executescript(SCHEMA)
+    return conn
+
+
+def insert(path: str | Path, rows: Iterable[ResultRow]) -> str:
+    """Insert ``rows`` in one transaction under a new run id; returns the run id."""
+    run_id = uuid.uuid4().hex[:12]
+    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    records = [(run_id, now, r.method, r.dataset, r.eval_dataset, r.backbone, r.protocol, r.metric, float(r.value),
+                int(r.higher_is_better), r.seed, r.config_hash, r.pretrain_hash, json.dumps(r.config, sort_keys=True),
+                r.git_commit, json.dumps(r.versions, sort_keys=True), r.hardware, r.pretrain_seconds, r.eval_seconds)
+               for r in rows]
+    conn = connect(path)
+    try:
+        with conn:
+            conn.executemany(f"INSERT INTO results ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                             records)
+    finally:
+        conn.close()
+    return run_id
+
+
+def read(path: str | Path) -> "Any":
+    """All rows as a pandas DataFrame (empty with the right columns when the store is new)."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        return pd.DataFrame(columns=["id", *COLUMNS])
+    conn = connect(path)
+    try:
+        return pd.read_sql_query("SELECT * FROM results ORDER BY id", conn)
+    finally:
+        conn.close()
