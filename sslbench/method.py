@@ -53,6 +53,9 @@ class Method:
         """Names of the augmentation applied to each view the learner receives, in order."""
         return [self.config.ssl.online_aug]
 
+    def on_step(self, step: int, total_steps: int) -> None:
+        """Called before each training step: update scheduled hyper-parameters here."""
+
     def build(self, backbone: "nn.Module", num_classes: int) -> "nn.Module":
         """Return the learner: a module with ``backbone``, ``training_step`` and ``after_step``.
 

@@ -116,6 +116,7 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
             if step >= total:
                 break
             set_lr(optimizer, warmup_cosine_lr(step, total, warmup, base_lr, config.train.min_lr))
+            method.on_step(step, total)
             out = model(views.train_views(images, aug_gen), labels.to(device))
             loss = out["loss"]
             optimizer.zero_grad(set_to_none=True)
