@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .config import SSLConfig
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,8 @@ class AugSpec:
     blur_sigma: tuple[float, float] = (0.1, 2.0)
     solarize_p: float = 0.0
     noise_std: float = 0.0
+    #: output side in pixels; None = the run's ``data.input_size`` (multi-crop sets local sizes)
+    size: int | None = None
 
 
 _STRONG = dict(jitter_p=0.8, brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1, grayscale_p=0.2)
@@ -41,17 +47,58 @@ AUGMENTATIONS: dict[str, AugSpec] = {
 }
 
 
-def get_augmentation(name: str, color_strength: float = 1.0) -> AugSpec:
-    """The named distribution, with colour-jitter magnitudes scaled by ``color_strength``."""
+#: Multi-crop local views of thesis A.5.2 (from AdCo): (side for 224-pixel global views, crop
+#: scale range). Global views keep the pretraining crop scale (0.2, 1.0) and the input size.
+GLOBAL_CROP_SIZE = 224
+LOCAL_CROPS: tuple[tuple[int, tuple[float, float]], ...] = (
+    (192, (0.172, 0.86)),
+    (160, (0.143, 0.715)),
+    (128, (0.114, 0.571)),
+    (96, (0.086, 0.429)),
+)
+
+
+def get_augmentation(name: str | AugSpec, color_strength: float = 1.0) -> AugSpec:
+    """The named distribution, with colour-jitter magnitudes scaled by ``color_strength``.
+
+    An :class:`AugSpec` passes through (scaled the same way), so a method can hand the engine
+    fully built specs (multi-crop sizes, colour strength) where it would hand names.
+    """
+    if isinstance(name, AugSpec):
+        return _scale_color(name, color_strength)
     if name not in AUGMENTATIONS:
         import difflib
 
         close = difflib.get_close_matches(name, list(AUGMENTATIONS), n=2)
         hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
         raise ConfigError(f"unknown augmentation {name!r}{hint} (known: {', '.join(AUGMENTATIONS)})")
-    spec = AUGMENTATIONS[name]
-    if color_strength != 1.0:
-        s = color_strength
-        spec = replace(spec, brightness=spec.brightness * s, contrast=spec.contrast * s,
-                       saturation=spec.saturation * s, hue=min(0.5, spec.hue * s))
-    return spec
+    return _scale_color(AUGMENTATIONS[name], color_strength)
+
+
+def _scale_color(spec: AugSpec, strength: float) -> AugSpec:
+    if strength == 1.0:
+        return spec
+    return replace(spec, brightness=spec.brightness * strength, contrast=spec.contrast * strength,
+                   saturation=spec.saturation * strength, hue=min(0.5, spec.hue * strength))
+
+
+def local_crop_specs(n_local: int, input_size: int, name: str = "strong-gamma",
+                     color_strength: float = 1.0) -> list[AugSpec]:
+    """The first ``n_local`` local views of thesis A.5.2 for global views of side ``input_size``.
+
+    At 224 pixels they are 192, 160, 128 and 96 pixels with crop scales (0.172, 0.86),
+    (0.143, 0.715), (0.114, 0.571) and (0.086, 0.429), augmented with ``name`` (strong-gamma in
+    the thesis); other input sizes scale the sides proportionally and keep the scales.
+    """
+    if not 0 <= n_local <= len(LOCAL_CROPS):
+        raise ConfigError(f"invalid value {n_local!r} for ssl.local_crops: expected 0 to {len(LOCAL_CROPS)}")
+    base = get_augmentation(name, color_strength)
+    return [replace(base, size=max(1, round(side * input_size / GLOBAL_CROP_SIZE)), crop_scale=scale)
+            for side, scale in LOCAL_CROPS[:n_local]]
+
+
+def pretraining_views(ssl: "SSLConfig", input_size: int) -> list[AugSpec]:
+    """Specs of every view a siamese learner receives: online, target, then the local crops."""
+    return [get_augmentation(ssl.online_aug, ssl.color_strength),
+            get_augmentation(ssl.target_aug, ssl.color_strength),
+            *local_crop_specs(ssl.local_crops, input_size, ssl.local_aug, ssl.color_strength)]

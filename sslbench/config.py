@@ -66,10 +66,21 @@ class SSLConfig:
     symmetric: bool = False
     online_aug: str = "strong"
     target_aug: str = "strong"
+    #: colour-jitter magnitude multiplier (brightness, contrast, saturation, hue) of every view
+    color_strength: float = 1.0
+    #: multi-crop (thesis A.5.2): number of extra low-resolution views, online branch only (0-4)
+    local_crops: int = 0
+    local_aug: str = "strong-gamma"
 
     def __post_init__(self) -> None:
         check(self.queue_size >= 0, "ssl.queue_size", self.queue_size, "an integer >= 0")
         check(0.0 <= self.momentum <= 1.0, "ssl.momentum", self.momentum, "a value in [0, 1]")
+        check(self.color_strength >= 0, "ssl.color_strength", self.color_strength, "a number >= 0")
+        from .augment import LOCAL_CROPS, get_augmentation
+
+        get_augmentation(self.local_aug)
+        check(0 <= self.local_crops <= len(LOCAL_CROPS), "ssl.local_crops", self.local_crops,
+              f"an integer in [0, {len(LOCAL_CROPS)}] (the local views of thesis A.5.2)")
 
 
 @dataclass

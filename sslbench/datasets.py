@@ -138,13 +138,14 @@ class ImageFolderDataset(Dataset):
         return len(self.samples)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        from torchvision.io import ImageReadMode, decode_image
+        from PIL import Image, UnidentifiedImageError
         from torchvision.transforms.v2 import functional as F
 
         path, label = self.samples[index]
         try:
-            image = decode_image(str(path), mode=ImageReadMode.RGB)
-        except Exception as exc:
+            with Image.open(path) as pil:
+                image = F.pil_to_tensor(pil.convert("RGB"))
+        except (OSError, UnidentifiedImageError, ValueError) as exc:
             raise DatasetError(f"cannot decode image {str(path)!r}: {exc}") from None
         image = F.resize(image, [self.image_size], antialias=True)
         image = F.center_crop(image, [self.image_size, self.image_size])

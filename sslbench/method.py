@@ -12,6 +12,7 @@ if TYPE_CHECKING:  # torch is imported only when a method is built
     import torch
     from torch import nn
 
+    from .augment import AugSpec
     from .config import RunConfig
 
 
@@ -49,9 +50,12 @@ class Method:
         self.params = params
         self.config = config
 
-    def view_augmentations(self) -> list[str]:
-        """Names of the augmentation applied to each view the learner receives, in order."""
-        return [self.config.ssl.online_aug]
+    def view_augmentations(self) -> "list[str | AugSpec]":
+        """The augmentation of each view the learner receives, in order: a name of
+        :data:`sslbench.augment.AUGMENTATIONS` or a built :class:`sslbench.augment.AugSpec`."""
+        from .augment import get_augmentation
+
+        return [get_augmentation(self.config.ssl.online_aug, self.config.ssl.color_strength)]
 
     def on_step(self, step: int, total_steps: int) -> None:
         """Called before each training step: update scheduled hyper-parameters here."""
@@ -73,8 +77,11 @@ class MomentumMethod(Method):
     target embeddings, all-gathered across ranks before the enqueue.
     """
 
-    def view_augmentations(self) -> list[str]:
-        return [self.config.ssl.online_aug, self.config.ssl.target_aug]
+    def view_augmentations(self) -> "list[str | AugSpec]":
+        """Online view, target view, then ``ssl.local_crops`` multi-crop views (online only)."""
+        from .augment import pretraining_views
+
+        return pretraining_views(self.config.ssl, self.config.data.input_size)
 
     def build(self, backbone: "nn.Module", num_classes: int) -> "nn.Module":
         from .engine.siamese import MomentumLearner

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from sslbench import plugins
-
-# Fast settings for end-to-end runs on digits: a few optimiser steps, a narrow network.
-TINY = ("--set", "train.max_steps=3", "--set", "model.backbone_options={width: 8}", "--no-progress")
-
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
@@ -37,19 +31,3 @@ def make_plugin_dist(tmp_path):
         return str(site)
 
     return make
-
-
-def run_cli(*args: str, pythonpath: str | None = None, env: dict | None = None):
-    """Run the real ``sslbench`` entry point in a subprocess; returns CompletedProcess."""
-    import subprocess
-
-    full_env = dict(os.environ)
-    if pythonpath:
-        full_env["PYTHONPATH"] = pythonpath + os.pathsep + full_env.get("PYTHONPATH", "")
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "sslbench.cli", *args], capture_output=True, text=True,
-                          env=full_env, timeout=600)
-
-
-def repo_root() -> Path:
-    return Path(__file__).resolve().parents[1]

@@ -47,7 +47,9 @@ def register_datasets(register):
         name="digits", load=_digits, num_classes=10, channels=1, needs_root=False,
         mean=DIGITS_MEAN, std=DIGITS_STD,
         defaults={"data": {"input_size": 16}, "model": {"backbone": "convnet-small"},
-                  "ssl": {"online_aug": "digits", "target_aug": "digits"}},
+                  "ssl": {"online_aug": "digits", "target_aug": "digits"},
+                  # random-init features are ~100x smaller than trained ones: make the probe scale-free
+                  "linear": {"standardize": True, "lr": 0.1}},
         description="scikit-learn's bundled 8x8 handwritten digits (1,437 train / 360 test), no download",
     ))
     register(DatasetSpec(

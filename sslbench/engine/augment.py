@@ -98,7 +98,9 @@ def _where(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor
 
 
 def augment_batch(x: torch.Tensor, spec: AugSpec, size: int, gen: torch.Generator | None = None) -> torch.Tensor:
-    """Apply ``spec`` to a float batch (B, C, H, W) in [0, 1]; returns (B, C, size, size)."""
+    """Apply ``spec`` to a float batch (B, C, H, W) in [0, 1]; returns (B, C, size, size), where
+    ``spec.size`` (a multi-crop local view) takes precedence over ``size``."""
+    size = spec.size or size
     x = random_resized_crop(x, size, spec.crop_scale, spec.crop_ratio, spec.flip_p, gen)
     n, device = x.shape[0], x.device
 

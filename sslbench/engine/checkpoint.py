@@ -20,6 +20,9 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         try:

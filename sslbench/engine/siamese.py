@@ -62,17 +62,26 @@ class MomentumLearner(nn.Module):
         return F.normalize(self.target_projector(self.target_backbone(x)), dim=1)
 
     def training_step(self, views: list[torch.Tensor], labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One direction, or both averaged when symmetric; keys are enqueued after the step."""
-        x1, x2 = views[0], views[1]
+        """One direction, or both averaged when symmetric; keys are enqueued after the step.
+
+        Views after the first two are multi-crop local views (thesis A.5.2): they pass through the
+        online branch only and each is paired with every target embedding (z2, and z1 when
+        symmetric), the usual multi-crop convention; the loss is the mean over all pairs.
+        """
+        x1, x2, local_views = views[0], views[1], views[2:]
         queue = self.queue.features
         k2 = self.target(x2)
-        loss = self.method.loss(self.online(x1), k2, queue)
-        keys = k2
+        losses = [self.method.loss(self.online(x1), k2, queue)]
+        keys = [k2]
         if self.symmetric:
             k1 = self.target(x1)
-            loss = 0.5 * (loss + self.method.loss(self.online(x2), k1, queue))
-            keys = torch.cat([k2, k1])
-        self._pending_keys = keys
+            losses.append(self.method.loss(self.online(x2), k1, queue))
+            keys.append(k1)
+        for x in local_views:
+            z = self.online(x)
+            losses.extend(self.method.loss(z, k, queue) for k in keys)
+        loss = losses[0] if len(losses) == 1 else torch.stack(losses).mean()
+        self._pending_keys = keys[0] if len(keys) == 1 else torch.cat(keys)
         return {"loss": loss}
 
     forward = training_step

@@ -61,8 +61,12 @@ class PretrainOutcome:
 
 
 def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path, resume: bool = False,
-             progress: bool = True) -> PretrainOutcome:
-    """Train ``method`` on ``spec``'s pretraining split; return the online backbone."""
+             progress: bool = True, stop_after_epochs: int | None = None) -> PretrainOutcome:
+    """Train ``method`` on ``spec``'s pretraining split; return the online backbone.
+
+    ``stop_after_epochs`` ends the loop early as an interruption would (after that epoch's
+    checkpoint, without writing the final backbone); ``resume=True`` then continues exactly.
+    """
     seed_everything(config.seed)
     device = pick_device(config.train.device)
     train_set = spec.load(config.data.root, spec.pretrain_split, _load_size(config))
@@ -142,6 +146,9 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
             checkpoint.save({"learner": learner.state_dict(), "optimizer": optimizer.state_dict(),
                              "epoch": epoch, "step": step, "rng": _rng_state(),
                              "pretrain_hash": config.pretrain_hash()}, ckpt_path)
+        if stop_after_epochs is not None and epoch >= stop_after_epochs:
+            bar.close()
+            return PretrainOutcome(learner.backbone, time.perf_counter() - t0, step, final_loss, resumed_from)
     bar.close()
     if dist.is_main():
         checkpoint.save({"backbone": learner.backbone.state_dict(), "pretrain_hash": config.pretrain_hash(),

@@ -24,6 +24,8 @@ class LinearParams:
     milestones: list[int] = field(default_factory=lambda: [60, 80])
     gamma: float = 0.1
     seed: int = 0
+    standardize: bool = False
+
 
     def __post_init__(self) -> None:
         check(self.epochs > 0, "linear.epochs", self.epochs, "a positive integer")
@@ -32,6 +34,13 @@ class LinearParams:
         check(0 <= self.momentum < 1, "linear.momentum", self.momentum, "a value in [0, 1)")
         check(self.weight_decay >= 0, "linear.weight_decay", self.weight_decay, ">= 0")
         check(0 < self.gamma <= 1, "linear.gamma", self.gamma, "a value in (0, 1]")
+
+
+def standardize(train: "torch.Tensor", *others: "torch.Tensor") -> "list[torch.Tensor]":
+    """Scale features by the train split's per-dimension mean and std (BN without affine, as in
+    MAE's linear probe), which makes the probe's learning rate independent of feature scale."""
+    mean, std = train.mean(0, keepdim=True), train.std(0, keepdim=True).clamp_min(1e-6)
+    return [(x - mean) / std for x in (train, *others)]
 
 
 def train_linear(x: "torch.Tensor", y: "torch.Tensor", num_classes: int, p: LinearParams,
@@ -72,6 +81,8 @@ class Linear(Protocol):
 
         x, y = ctx.features(ctx.spec.train_split)
         xt, yt = ctx.features(ctx.spec.test_split)
+        if self.params.standardize:
+            x, xt = standardize(x, xt)
         clf = train_linear(x, y, ctx.num_classes, self.params, ctx.progress)
         with torch.no_grad():
             logits = clf(xt)
