@@ -60,7 +60,7 @@ def _conv_bn(cin: int, cout: int, stride: int) -> list[nn.Module]:
 
 
 def build_convnet_small(variant: str, in_chans: int, width: int = 32) -> nn.Module:
-    """A 4-layer CNN (~140k parameters at width 32) fast enough to pretrain on a laptop CPU."""
+    """A 5-layer CNN (~280k parameters at width 32) fast enough to pretrain on a laptop CPU."""
     w = width
     trunk = nn.Sequential(
         *_conv_bn(in_chans, w, 1),

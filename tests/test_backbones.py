@@ -26,9 +26,9 @@ def test_small_stem_is_3x3_stride_1_without_maxpool():
     assert isinstance(net.maxpool, torch.nn.Identity)
 
 
-def test_convnet_small_is_about_140k_parameters():
+def test_convnet_small_stays_small():
     net = build_backbone(registries(), "convnet-small", 1, {})
-    assert 100_000 < sum(p.numel() for p in net.parameters()) < 400_000
+    assert 200_000 < sum(p.numel() for p in net.parameters()) < 300_000
 
 
 def test_bad_backbone_options_and_timm_names_are_clear_errors():
