@@ -34,7 +34,7 @@ class AugSpec:
 
 _STRONG = dict(jitter_p=0.8, brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1, grayscale_p=0.2)
 
-#: Table 4.1 of the thesis, plus ``digits`` for the bundled CPU demo.
+#: Table 4.1 of the thesis, plus ``digits`` / ``digits-weak`` for the bundled CPU demo.
 AUGMENTATIONS: dict[str, AugSpec] = {
     "weak": AugSpec(),
     "strong": AugSpec(**{**_STRONG, "saturation": 0.4}, blur_p=0.5),
@@ -44,6 +44,8 @@ AUGMENTATIONS: dict[str, AugSpec] = {
     # 8x8 grey digits: flips change the digit's identity; colour is meaningless; noise helps.
     "digits": AugSpec(crop_scale=(0.3, 1.0), flip_p=0.0, jitter_p=0.8, brightness=0.4,
                       contrast=0.4, noise_std=0.05),
+    # the `weak` counterpart for digits: crop only, for the target view of ReSSL / SCE.
+    "digits-weak": AugSpec(crop_scale=(0.3, 1.0), flip_p=0.0),
 }
 
 

@@ -185,3 +185,155 @@ def loader_for(fn: Callable[..., Dataset], **fixed: object) -> Callable[[str | N
         return fn(root, split, **fixed)
 
     return load
+
+
+# --------------------------------------------------------------------------- STL-10
+
+STL10_FOLDER = "stl10_binary"
+STL10_SIDE = 96
+STL10_FILES = {"train": ("train_X.bin", "train_y.bin"), "test": ("test_X.bin", "test_y.bin"),
+               "unlabeled": ("unlabeled_X.bin", None)}
+STL10_SPLITS = ("train", "test", "unlabeled", "train+unlabeled")
+
+
+def _stl10_base(root: str | None) -> Path:
+    base = _require_root(root, "stl10", f"{STL10_FOLDER}/train_X.bin ...")
+    return base / STL10_FOLDER if (base / STL10_FOLDER).is_dir() else base
+
+
+def _stl10_count(path: Path) -> int:
+    per_image = 3 * STL10_SIDE * STL10_SIDE
+    size = path.stat().st_size
+    if size % per_image:
+        raise DatasetError(f"STL-10 file {str(path)!r} has {size} bytes: expected a multiple of 3x96x96 = {per_image}")
+    return size // per_image
+
+
+def load_stl10(root: str | None, split: str) -> TensorImageDataset:
+    """torchvision's STL-10 binary files under ``root`` (or ``root/stl10_binary``), no download.
+
+    ``*_X.bin`` hold uint8 images stored channel by channel in column-major order (so each plane is
+    transposed back here); ``*_y.bin`` hold labels 1..10 (returned as 0..9). The 100,000 images of
+    ``unlabeled`` get label -1; ``train+unlabeled`` (105,000 images) is the pretraining split.
+    """
+    if split not in STL10_SPLITS:
+        raise DatasetError(f"unknown split {split!r} for dataset 'stl10': expected one of {', '.join(STL10_SPLITS)}")
+    base = _stl10_base(root)
+    parts = split.split("+")
+    files = [STL10_FILES[p] for p in parts]
+    missing = [name for pair in files for name in pair if name and not (base / name).is_file()]
+    if missing:
+        raise DatasetError(
+            f"dataset root {str(base)!r} lacks {', '.join(missing)}: expected torchvision's STL-10 binary layout "
+            f"({STL10_FOLDER}/train_X.bin, train_y.bin, test_X.bin, test_y.bin, unlabeled_X.bin)"
+        )
+    counts = [_stl10_count(base / x) for x, _ in files]
+    images = torch.empty((sum(counts), 3, STL10_SIDE, STL10_SIDE), dtype=torch.uint8)
+    labels = torch.full((sum(counts),), -1, dtype=torch.long)
+    start = 0
+    chunk = 4096
+    for (x_name, y_name), n in zip(files, counts):
+        with open(base / x_name, "rb") as fh:  # chunked: no second full-size copy in memory
+            for i in range(0, n, chunk):
+                m = min(chunk, n - i)
+                raw = np.frombuffer(fh.read(m * 3 * STL10_SIDE * STL10_SIDE), dtype=np.uint8)
+                block = torch.from_numpy(raw.copy()).view(m, 3, STL10_SIDE, STL10_SIDE)
+                images[start + i:start + i + m] = block.transpose(2, 3)
+        if y_name is not None:
+            y = np.fromfile(base / y_name, dtype=np.uint8).astype(np.int64) - 1
+            if len(y) != n or (n and (y.min() < 0 or y.max() > 9)):
+                raise DatasetError(f"STL-10 labels {str(base / y_name)!r}: expected {n} values in 1..10")
+            labels[start:start + n] = torch.from_numpy(y)
+        start += n
+    classes = None
+    names = base / "class_names.txt"
+    if names.is_file():
+        classes = names.read_text().split()
+    return TensorImageDataset(images, labels, classes)
+
+
+# --------------------------------------------------------------------------- Tiny-ImageNet
+
+TINY_FOLDER = "tiny-imagenet-200"
+TINY_LAYOUT = (f"{TINY_FOLDER}/wnids.txt, {TINY_FOLDER}/train/<wnid>/images/*.JPEG, "
+               f"{TINY_FOLDER}/val/images/*.JPEG and {TINY_FOLDER}/val/val_annotations.txt")
+
+
+def _decode_rgb(paths: list[Path], side: int) -> torch.Tensor:
+    """Decode image files to one uint8 (N, 3, side, side) tensor (grey images become RGB)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from torchvision.io import ImageReadMode, decode_image
+    from torchvision.transforms.v2 import functional as F
+
+    out = torch.empty((len(paths), 3, side, side), dtype=torch.uint8)
+
+    def one(i: int) -> None:
+        try:
+            image = decode_image(str(paths[i]), mode=ImageReadMode.RGB)
+        except Exception as exc:
+            raise DatasetError(f"cannot decode image {str(paths[i])!r}: {exc}") from None
+        if image.shape[-2:] != (side, side):
+            image = F.center_crop(F.resize(image, [side], antialias=True), [side, side])
+        out[i] = image
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(one, range(len(paths))))
+    return out
+
+
+def load_tiny_imagenet(root: str | None, split: str) -> TensorImageDataset:
+    """The official Tiny-ImageNet-200 folder under ``root`` (or ``root/tiny-imagenet-200``).
+
+    ``train``: ``train/<wnid>/images/*.JPEG`` (500 per class); ``val`` (alias ``test``, the
+    labelled evaluation split since the official test labels are withheld): ``val/images/*.JPEG``
+    labelled by ``val/val_annotations.txt`` (tab-separated file name, wnid, box). Classes are the
+    sorted wnids of ``wnids.txt`` (else of ``train/``). Images are 64x64 and held in memory.
+    """
+    if split not in ("train", "val", "test"):
+        raise DatasetError(f"unknown split {split!r} for dataset 'tiny-imagenet': expected 'train' or 'val'")
+    base = _require_root(root, "tiny-imagenet", TINY_LAYOUT)
+    if (base / TINY_FOLDER).is_dir():
+        base = base / TINY_FOLDER
+    wnids_file = base / "wnids.txt"
+    if wnids_file.is_file():
+        classes = sorted(wnids_file.read_text().split())
+    elif (base / "train").is_dir():
+        classes = sorted(d.name for d in (base / "train").iterdir() if d.is_dir())
+    else:
+        raise DatasetError(f"dataset root {str(base)!r} lacks wnids.txt and train/: expected {TINY_LAYOUT}")
+    index = {wnid: i for i, wnid in enumerate(classes)}
+    paths: list[Path] = []
+    labels: list[int] = []
+    if split == "train":
+        for wnid in classes:
+            folder = base / "train" / wnid / "images"
+            if not folder.is_dir():
+                raise DatasetError(f"tiny-imagenet: missing class folder {str(folder)!r}: expected {TINY_LAYOUT}")
+            files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+            paths.extend(files)
+            labels.extend([index[wnid]] * len(files))
+    else:
+        annotations = base / "val" / "val_annotations.txt"
+        if not annotations.is_file():
+            raise DatasetError(f"tiny-imagenet: {str(annotations)!r} does not exist: expected {TINY_LAYOUT}")
+        for n, line in enumerate(annotations.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            fields = line.split("\t")
+            if len(fields) < 2 or fields[1] not in index:
+                raise DatasetError(f"{str(annotations)!r} line {n}: expected '<file>\\t<wnid>\\t...' with a known wnid")
+            path = base / "val" / "images" / fields[0]
+            if not path.is_file():
+                raise DatasetError(f"tiny-imagenet: {str(path)!r} is listed in val_annotations.txt but missing")
+            paths.append(path)
+            labels.append(index[fields[1]])
+    if not paths:
+        raise DatasetError(f"tiny-imagenet: no images for split {split!r} under {str(base)!r}: expected {TINY_LAYOUT}")
+    return TensorImageDataset(_decode_rgb(paths, 64), torch.tensor(labels, dtype=torch.long), classes)
+
+
+def load_imagenet(root: str | None, split: str, image_size: int) -> ImageFolderDataset:
+    """ImageNet (ILSVRC-2012) as an ImageFolder: ``root/{train,val}/<wnid>/<image>``."""
+    base = _require_root(root, "imagenet", "train/<wnid>/<image> and val/<wnid>/<image>")
+    return ImageFolderDataset(_split_folder(base, split), image_size, dataset="imagenet")

@@ -1,4 +1,5 @@
-"""Built-in datasets: digits (bundled), CIFAR-10/100, any ImageFolder, ImageNet100."""
+"""Built-in datasets: digits (bundled), CIFAR-10/100, STL-10, Tiny-ImageNet, any ImageFolder,
+ImageNet100 and ImageNet."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from sslbench.data import DatasetSpec
 DIGITS_MEAN, DIGITS_STD = (0.3053,), (0.3760,)
 CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 CIFAR100_MEAN, CIFAR100_STD = (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)
+STL10_MEAN, STL10_STD = (0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713)
+TINY_IMAGENET_MEAN, TINY_IMAGENET_STD = (0.4802, 0.4481, 0.3975), (0.2770, 0.2691, 0.2821)
 SMALL_RESNET = {"model": {"backbone": "resnet18", "backbone_options": {"small_stem": True}}}
 
 
@@ -41,6 +44,24 @@ def _imagenet100(root, split, image_size):
     return load_imagenet100(root, split, image_size)
 
 
+def _stl10(root, split, image_size):
+    from sslbench.datasets import load_stl10
+
+    return load_stl10(root, split)
+
+
+def _tiny_imagenet(root, split, image_size):
+    from sslbench.datasets import load_tiny_imagenet
+
+    return load_tiny_imagenet(root, split)
+
+
+def _imagenet(root, split, image_size):
+    from sslbench.datasets import load_imagenet
+
+    return load_imagenet(root, split, image_size)
+
+
 @hookimpl
 def register_datasets(register):
     register(DatasetSpec(
@@ -71,4 +92,21 @@ def register_datasets(register):
         name="imagenet100", load=_imagenet100, num_classes=100, test_split="val",
         splits=("train", "val"), defaults={"data": {"input_size": 224}, "model": {"backbone": "resnet50"}},
         description="ImageNet folder filtered to the 100 classes of thesis Table A.1",
+    ))
+    register(DatasetSpec(
+        name="stl10", load=_stl10, num_classes=10, mean=STL10_MEAN, std=STL10_STD,
+        splits=("train", "test", "unlabeled", "train+unlabeled"), pretrain_split="train+unlabeled",
+        defaults={"data": {"input_size": 96}, **SMALL_RESNET},
+        description="STL-10 in torchvision's binary format (stl10_binary/); pretrains on unlabeled + train",
+    ))
+    register(DatasetSpec(
+        name="tiny-imagenet", load=_tiny_imagenet, num_classes=200, test_split="val", splits=("train", "val"),
+        mean=TINY_IMAGENET_MEAN, std=TINY_IMAGENET_STD,
+        defaults={"data": {"input_size": 64}, **SMALL_RESNET},
+        description="Tiny-ImageNet-200 in its official folder format (tiny-imagenet-200/, val annotations file)",
+    ))
+    register(DatasetSpec(
+        name="imagenet", load=_imagenet, num_classes=1000, test_split="val", splits=("train", "val"),
+        defaults={"data": {"input_size": 224}, "model": {"backbone": "resnet50"}},
+        description="ImageNet-1k as an ImageFolder: <root>/{train,val}/<wnid>/<image>",
     ))
