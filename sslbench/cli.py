@@ -85,11 +85,15 @@ def run(method: str, protocols: str, dataset: str, backbone: str | None, eval_da
     if dry_run:
         click.echo(config_as_yaml(config), nl=False)
         return
-    from .engine.distributed import init_from_env, is_main
+    from .engine.distributed import cleanup, init_from_env, is_main
 
     init_from_env()
-    outcome = run_experiment(config, _output_dir(output_dir), resume=resume, progress=not no_progress)
-    if is_main():
+    main_rank = is_main()
+    try:
+        outcome = run_experiment(config, _output_dir(output_dir), resume=resume, progress=not no_progress)
+    finally:
+        cleanup()
+    if main_rank:
         click.echo(summary_line(outcome))
 
 

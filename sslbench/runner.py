@@ -151,7 +151,8 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
     spec = regs.datasets.get(config.dataset)
     run_dir = pretrain_dir(output_dir, config)
     run_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint.write_text(run_dir / "config.yaml", yaml.safe_dump(config.pretrain_dict(), sort_keys=False))
+    if dist.is_main():
+        checkpoint.write_text(run_dir / "config.yaml", yaml.safe_dump(config.pretrain_dict(), sort_keys=False))
     device = pick_device(config.train.device)
 
     backbone_file = run_dir / BACKBONE
@@ -170,6 +171,10 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
             checkpoint.save({"backbone": backbone.state_dict(), "pretrain_hash": config.pretrain_hash(),
                              "method": config.method, "backbone_name": config.model.backbone}, backbone_file)
     backbone = backbone.to(device)
+    store_path = output_dir / "results.sqlite"
+    if not dist.is_main():  # under torchrun, rank 0 evaluates and writes; the others wait for it
+        dist.barrier()
+        return RunOutcome(config, {}, run_dir, store_path, reused, pretrain_seconds, 0.0)
 
     eval_spec = regs.datasets.get(config.eval_dataset or config.dataset)
     ctx = EvalContext(backbone=backbone, spec=eval_spec, config=config, weights_id=config.pretrain_hash(),
@@ -192,9 +197,8 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
                                   config=config.to_dict(), git_commit=commit, versions=versions, hardware=hardware,
                                   pretrain_seconds=pretrain_seconds, eval_seconds=seconds))
     eval_seconds = time.perf_counter() - t0
-    store_path = output_dir / "results.sqlite"
-    if dist.is_main():
-        insert(store_path, rows)
+    insert(store_path, rows)
+    dist.barrier()
     return RunOutcome(config, metrics, run_dir, store_path, reused, pretrain_seconds, eval_seconds)
 
 

@@ -9,6 +9,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..augment import AugSpec
 from ..datasets import TensorImageDataset
+from ..errors import SSLBenchError
 from . import distributed as dist
 from .augment import augment_batch, resize_eval
 
@@ -43,8 +44,21 @@ def iterate_batches(dataset: Dataset, batch_size: int, shuffle: bool, seed: int,
         drop_last=drop_last, num_workers=num_workers, pin_memory=torch.cuda.is_available(),
         persistent_workers=False,
     )
-    for images, labels in loader:
-        yield images, labels
+    try:
+        for images, labels in loader:
+            yield images, labels
+    except SSLBenchError as exc:
+        raise _one_line(exc) from None
+
+
+def _one_line(exc: SSLBenchError) -> SSLBenchError:
+    """A user error raised in a DataLoader worker arrives wrapped in a traceback: keep its line."""
+    text = str(exc)
+    if "Traceback" not in text:
+        return exc
+    last = text.strip().splitlines()[-1]
+    prefix = f"{type(exc).__module__}.{type(exc).__name__}: "
+    return type(exc)(last[len(prefix):] if last.startswith(prefix) else last)
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:

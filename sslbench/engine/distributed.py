@@ -44,6 +44,18 @@ def all_gather_cat(x: torch.Tensor) -> torch.Tensor:
     return torch.cat(parts, 0)
 
 
+def barrier() -> None:
+    """Wait for every rank; a no-op in a single process."""
+    if is_distributed():
+        dist.barrier()
+
+
+def cleanup() -> None:
+    """Leave the process group, if any."""
+    if is_distributed():
+        dist.destroy_process_group()
+
+
 def all_reduce_mean(x: torch.Tensor) -> torch.Tensor:
     if not is_distributed():
         return x

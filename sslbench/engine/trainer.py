@@ -94,6 +94,8 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
                       spec.mean, spec.std, device, channels_last)
     model: nn.Module = learner
     if dist.is_distributed():
+        if config.train.sync_bn:
+            learner = nn.SyncBatchNorm.convert_sync_batchnorm(learner)
         model = nn.parallel.DistributedDataParallel(learner, device_ids=[device.index] if device.type == "cuda" else None)
 
     start_epoch, step, resumed_from = 0, 0, None
@@ -138,7 +140,8 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
             bar.update(1)
             bar.set_postfix(loss=f"{value:.3f}", epoch=epoch)
         epoch += 1
-        final_loss = float(np.mean(losses)) if losses else final_loss
+        if losses:
+            final_loss = float(dist.all_reduce_mean(torch.tensor(float(np.mean(losses)))))
         if dist.is_main():
             with open(log_path, "a") as fh:
                 fh.write(json.dumps({"epoch": epoch, "step": step, "loss": final_loss,
