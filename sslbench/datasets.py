@@ -263,15 +263,16 @@ def _decode_rgb(paths: list[Path], side: int) -> torch.Tensor:
     """Decode image files to one uint8 (N, 3, side, side) tensor (grey images become RGB)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from torchvision.io import ImageReadMode, decode_image
+    from PIL import Image, UnidentifiedImageError
     from torchvision.transforms.v2 import functional as F
 
     out = torch.empty((len(paths), 3, side, side), dtype=torch.uint8)
 
     def one(i: int) -> None:
         try:
-            image = decode_image(str(paths[i]), mode=ImageReadMode.RGB)
-        except Exception as exc:
+            with Image.open(paths[i]) as pil:
+                image = F.pil_to_tensor(pil.convert("RGB"))
+        except (OSError, UnidentifiedImageError, ValueError) as exc:
             raise DatasetError(f"cannot decode image {str(paths[i])!r}: {exc}") from None
         if image.shape[-2:] != (side, side):
             image = F.center_crop(F.resize(image, [side], antialias=True), [side, side])

@@ -208,7 +208,7 @@ def test_symmetric_loss_is_the_mean_of_the_two_directions_and_enqueues_both_keys
     k1, k2 = learner.target(x1), learner.target(x2)
     a = sce_loss(learner.online(x1), k2, queue, 0.5, 0.1, 0.07)
     b = sce_loss(learner.online(x2), k1, queue, 0.5, 0.1, 0.07)
-    assert float(out["loss"].detach()) == pytest.approx(float(0.5 * (a + b)), rel=1e-12)
+    assert float(out["loss"].detach()) == pytest.approx(float((0.5 * (a + b)).detach()), rel=1e-12)
     learner.after_step(0, 10)
     assert torch.allclose(learner.queue.ordered()[-10:], torch.cat([k2, k1]))
 
