@@ -57,12 +57,14 @@ def cli(ctx: click.Context, debug: bool) -> None:
               help="Override one config value, e.g. --set train.lr=0.1 --set moco.temperature=0.2 (repeatable).")
 @click.option("--output-dir", "-o", type=click.Path(), help=f"Where runs and results go (default ./{DEFAULT_OUTPUT}).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted pretraining from its last checkpoint.")
+@click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False),
+              help="Skip pretraining: evaluate the backbone weights in this file (backbone.pt or a state_dict).")
 @click.option("--dry-run", is_flag=True, help="Print the effective config and exit without training.")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 def run(method: str, protocols: str, dataset: str, backbone: str | None, eval_dataset: str | None,
         data_root: str | None, epochs: int | None, batch_size: int | None, seed: int | None,
         config_file: str | None, sets: tuple[str, ...], output_dir: str | None, resume: bool, dry_run: bool,
-        no_progress: bool) -> None:
+        no_progress: bool, checkpoint_path: str | None = None) -> None:
     """Pretrain METHOD on DATASET (or reuse a finished pretraining), evaluate, store the results."""
     from .config import parse_set
     from .runner import config_as_yaml, resolve_config, run as run_experiment, summary_line
@@ -90,7 +92,8 @@ def run(method: str, protocols: str, dataset: str, backbone: str | None, eval_da
     init_from_env()
     main_rank = is_main()
     try:
-        outcome = run_experiment(config, _output_dir(output_dir), resume=resume, progress=not no_progress)
+        outcome = run_experiment(config, _output_dir(output_dir), resume=resume, progress=not no_progress,
+                                 checkpoint_path=checkpoint_path)
     finally:
         cleanup()
     if main_rank:
@@ -129,16 +132,184 @@ def plugins() -> None:
             click.echo(f"{info.name:<36} {origin:<20} {', '.join(info.hooks)}")
 
 
+def _csv(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _store_path(output_dir: str | None) -> Path:
+    return _output_dir(output_dir) / "results.sqlite"
+
+
+def _emit(text: str, save: str | None) -> None:
+    if save:
+        Path(save).parent.mkdir(parents=True, exist_ok=True)
+        Path(save).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {save}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+_TABLE_FORMATS = ["markdown", "latex", "csv", "html"]
+
+
 @cli.command()
 @click.option("--output-dir", "-o", type=click.Path(), help=f"Where results live (default ./{DEFAULT_OUTPUT}).")
-@click.option("--dataset", "-d", help="Only results of this pretraining dataset.")
-def table(output_dir: str | None, dataset: str | None) -> None:
-    """Print stored results as a method x protocol markdown table (mean ± std (n) over seeds)."""
+@click.option("--dataset", "-d", help="Only results of this pretraining dataset (same as --where dataset=NAME).")
+@click.option("--rows", default="method", show_default=True,
+              help="Row dimensions, comma-separated: method, dataset, eval_dataset, protocol, metric, backbone, "
+                   "seed, or a config key such as moco.temperature.")
+@click.option("--columns", default="protocol,metric", show_default=True, help="Column dimensions (as for --rows).")
+@click.option("--where", "where", multiple=True, metavar="KEY=V1,V2",
+              help="Keep matching results, e.g. --where method=moco,sce --where seed!=2 --where moco.temperature=0.2.")
+@click.option("--baseline", metavar="[DIM=]VALUE", help="Add a column of differences to this row (e.g. random).")
+@click.option("--format", "-f", "fmt", type=click.Choice(_TABLE_FORMATS),
+              help="Output format (default: from --save's extension, else markdown).")
+@click.option("--save", type=click.Path(), help="Write the table to this file (.md, .tex, .csv, .html).")
+@click.option("--decimals", type=click.IntRange(0, 6), default=2, show_default=True, help="Decimals of every value.")
+@click.option("--no-caption", is_flag=True, help="Leave out the caption (protocol, preset, checkpoint rule).")
+@click.option("--label", help="LaTeX \\label of the table.")
+def table(output_dir: str | None, dataset: str | None, rows: str, columns: str, where: tuple[str, ...],
+          baseline: str | None, fmt: str | None, save: str | None, decimals: int, no_caption: bool,
+          label: str | None) -> None:
+    """Print stored results as a wide table: mean ± std (n) over seeds, best in bold, second best
+    underlined (per column, respecting whether higher or lower is better)."""
+    from .reporting.records import apply_where, protocol_defaults
+    from .reporting.render import format_for_path, render
+    from .reporting.tables import build_table
     from .store import read
-    from .tables import method_protocol_table, to_markdown
 
-    store = _output_dir(output_dir) / "results.sqlite"
-    click.echo(to_markdown(method_protocol_table(read(store), dataset)))
+    filters = [*where, *([f"dataset={dataset}"] if dataset else [])]
+    df = apply_where(read(_store_path(output_dir)), filters)
+    built = build_table(df, _csv(rows), _csv(columns), decimals=decimals, baseline=baseline,
+                        defaults=protocol_defaults(set(df["protocol"])))
+    for note in built.notes:
+        click.echo(f"note: {note}", err=True)
+    fmt = fmt or (format_for_path(save) if save else "markdown")
+    _emit(render(built, fmt, caption=not no_caption, label=label), save)
+
+
+@cli.command()
+@click.option("--methods", "-m", required=True, help="Methods, comma-separated (see `sslbench list methods`).")
+@click.option("--protocols", "-p", required=True, help="Protocols, comma-separated.")
+@click.option("--datasets", "-d", required=True, help="Datasets, comma-separated.")
+@click.option("--seeds", default="0", show_default=True, help="Seeds, comma-separated.")
+@click.option("--sweep", "sweeps", multiple=True, metavar="KEY=V1,V2",
+              help="Sweep a config value, e.g. --sweep moco.temperature=0.1,0.2 (repeatable: cartesian grid; a "
+                   "method's own section only applies to that method).")
+@click.option("--config", "config_file", type=click.Path(), help="YAML file of config overrides for every cell.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config value in every cell.")
+@click.option("--output-dir", "-o", type=click.Path(), help=f"Where runs and results go (default ./{DEFAULT_OUTPUT}).")
+@click.option("--format", "-f", "fmt", type=click.Choice(_TABLE_FORMATS), default="markdown", show_default=True,
+              help="Format of the table printed at the end.")
+@click.option("--dry-run", is_flag=True, help="List the cells and what each still needs, then exit.")
+@click.option("--no-progress", is_flag=True, help="Hide progress bars (the per-cell lines stay).")
+def compare(methods: str, protocols: str, datasets: str, seeds: str, sweeps: tuple[str, ...],
+            config_file: str | None, sets: tuple[str, ...], output_dir: str | None, fmt: str, dry_run: bool,
+            no_progress: bool) -> None:
+    """Run a methods x datasets x sweeps x seeds grid and print its table. Finished cells (same
+    config and protocol in the store) are skipped, so re-running continues an interrupted grid."""
+    from .config import parse_set
+    from .plugins import registries
+    from .reporting.grid import expand, parse_sweeps, plan, run_grid
+    from .reporting.records import latest, protocol_defaults, with_eval_keys
+    from .reporting.render import render
+    from .reporting.tables import build_table
+    from .store import read
+
+    try:
+        seed_list = [int(s) for s in _csv(seeds)]
+    except ValueError:
+        raise SSLBenchError(f"invalid --seeds {seeds!r}: expected integers, e.g. 0,1,2") from None
+    sweep_list = parse_sweeps(sweeps)
+    regs = registries()
+    cells = expand(_csv(methods), _csv(datasets), seed_list, sweep_list, set(regs.methods.list()))
+    shared = parse_set(sets)
+    store = _store_path(output_dir)
+    stored = with_eval_keys(read(store))
+    planned = plan(cells, _csv(protocols), shared, set(stored["eval_key"]), config_file, regs=regs)
+    if dry_run:
+        for i, item in enumerate(planned, 1):
+            todo = ", ".join(item.missing) if item.missing else "in the store"
+            click.echo(f"[{i}/{len(planned)}] {item.cell.describe()}: {todo}")
+        return
+    try:
+        outcome = run_grid(planned, _output_dir(output_dir), shared, config_file, echo=click.echo,
+                           progress=not no_progress, regs=regs)
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: finished cells are stored; run the same command again to continue", err=True)
+        sys.exit(130)
+    click.echo(f"{outcome.ran} cell(s) run, {outcome.skipped} already in the store\n")
+    grid_rows = latest(with_eval_keys(read(store)))
+    grid_rows = grid_rows[grid_rows["eval_key"].isin(outcome.keys)]
+    built = build_table(grid_rows, ["method", *(k for k, _ in sweep_list)],
+                        defaults=protocol_defaults(_csv(protocols)))
+    click.echo(render(built, fmt), nl=False)
+
+
+@cli.group()
+def plot() -> None:
+    """Plots (PNG, SVG or PDF) from stored results and pretraining logs."""
+
+
+@plot.command(name="metric")
+@click.option("--x", "x", required=True, help="Config key on the x axis, e.g. moco.temperature or sce.lambda.")
+@click.option("--protocol", "-p", help="Protocol (needed when several are stored).")
+@click.option("--metric", help="Metric name, e.g. top1@k20 (needed when the protocol has several).")
+@click.option("--by", default="method", show_default=True, help="One line per value of this dimension.")
+@click.option("--where", multiple=True, metavar="KEY=V1,V2", help="Keep matching results (as for `table`).")
+@click.option("--output-dir", "-o", type=click.Path(), help=f"Where results live (default ./{DEFAULT_OUTPUT}).")
+@click.option("--save", required=True, type=click.Path(), help="Image file to write (.png, .svg or .pdf).")
+def plot_metric(x: str, protocol: str | None, metric: str | None, by: str, where: tuple[str, ...],
+                output_dir: str | None, save: str) -> None:
+    """A metric (mean ± std over seeds) against a swept config value, one line per method."""
+    from .reporting.plots import metric_vs_value, save as save_figure
+    from .reporting.records import apply_where
+    from .store import read
+
+    df = apply_where(read(_store_path(output_dir)), where)
+    click.echo(f"wrote {save_figure(metric_vs_value(df, x, protocol, metric, by), save)}")
+
+
+@plot.command(name="loss")
+@click.option("--runs", default="*", show_default=True,
+              help="Glob over pretraining folder names (<method>-<dataset>-<backbone>-<hash>), e.g. 'moco-*'.")
+@click.option("--x", "x", type=click.Choice(["step", "epoch"]), default="step", show_default=True)
+@click.option("--output-dir", "-o", type=click.Path(), help=f"Where runs live (default ./{DEFAULT_OUTPUT}).")
+@click.option("--save", required=True, type=click.Path(), help="Image file to write (.png, .svg or .pdf).")
+def plot_loss(runs: str, x: str, output_dir: str | None, save: str) -> None:
+    """Training loss curves from the log.jsonl of pretraining folders."""
+    from .reporting.plots import loss_curves, pretrain_dirs, save as save_figure
+
+    dirs = pretrain_dirs(_output_dir(output_dir), runs)
+    click.echo(f"wrote {save_figure(loss_curves(dirs, x), save)} ({len(dirs)} run(s))")
+
+
+@cli.group()
+def results() -> None:
+    """Move stored results between machines (CSV or JSON lines)."""
+
+
+@results.command(name="export")
+@click.argument("file", type=click.Path())
+@click.option("--where", multiple=True, metavar="KEY=V1,V2", help="Export only matching results.")
+@click.option("--output-dir", "-o", type=click.Path(), help=f"Where results live (default ./{DEFAULT_OUTPUT}).")
+def results_export(file: str, where: tuple[str, ...], output_dir: str | None) -> None:
+    """Write the stored results to FILE (.csv or .jsonl), provenance included."""
+    from .reporting.exchange import export_store
+
+    click.echo(f"exported {export_store(_store_path(output_dir), file, where)} result(s) to {file}")
+
+
+@results.command(name="import")
+@click.argument("file", type=click.Path())
+@click.option("--output-dir", "-o", type=click.Path(), help=f"Where results live (default ./{DEFAULT_OUTPUT}).")
+def results_import(file: str, output_dir: str | None) -> None:
+    """Merge the results in FILE (.csv or .jsonl) into the store; records already there (same
+    run_id, protocol, metric) are skipped."""
+    from .reporting.exchange import import_file
+
+    added, skipped = import_file(_store_path(output_dir), file)
+    click.echo(f"imported {added} result(s), skipped {skipped} already in {_store_path(output_dir)}")
 
 
 def _add_plugin_commands() -> None:

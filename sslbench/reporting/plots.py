@@ -1,0 +1,151 @@
+"""Figures from stored results and training logs (matplotlib, no display needed).
+
+Figures are built on :class:`matplotlib.figure.Figure` directly, never through pyplot, so no GUI
+backend is touched (saving uses the Agg canvas) and nothing global leaks between calls.
+Still to come: mAP against tolerance for t-AmAP once spotting results carry per-tolerance rows.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from ..errors import SSLBenchError
+from .records import add_dimensions, flatten, label, latest, sort_key, varying_keys
+
+IMAGE_FORMATS = ("png", "svg", "pdf")
+
+
+def _figure(width: float = 6.0, height: float = 4.0) -> Any:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def save(fig: Any, path: str | Path) -> Path:
+    """Write ``fig`` to ``path``; the format comes from the extension (png, svg or pdf)."""
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in IMAGE_FORMATS:
+        raise SSLBenchError(f"cannot write a plot to {str(path)!r}: expected a .png, .svg or .pdf file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format=fmt)
+    return path
+
+
+def _pick(df: Any, column: str, wanted: str | None) -> str:
+    values = sorted(set(df[column]))
+    if wanted is not None:
+        if wanted not in values:
+            raise SSLBenchError(f"no results for {column} {wanted!r}: expected one of {', '.join(values) or '(none)'}")
+        return wanted
+    if len(values) != 1:
+        raise SSLBenchError(f"several {column}s in the results ({', '.join(values)}): choose one with --{column}")
+    return values[0]
+
+
+def metric_vs_value(df: Any, x: str, protocol: str | None = None, metric: str | None = None,
+                    by: str = "method") -> Any:
+    """One line per ``by`` value: mean over seeds of one metric against config value ``x`` (e.g.
+    ``sce.lambda``), with ±std error bars. Rows without ``x`` (an untrained baseline beside a
+    ``moco.temperature`` sweep) are drawn as a dashed horizontal reference line."""
+    if df.empty:
+        raise SSLBenchError("no results to plot")
+    df = latest(df)
+    protocol = _pick(df, "protocol", protocol)
+    df = df[df["protocol"] == protocol]
+    metric = _pick(df, "metric", metric)
+    df = add_dimensions(df[df["metric"] == metric], [x, by])
+    higher = bool(df["higher_is_better"].iloc[0])
+    present = [v for v in df[x] if v is not None and v == v]
+    if not present:
+        raise SSLBenchError(f"no result has a value for {x!r}: is it a config key such as moco.temperature?")
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present)
+    categories = sorted({label(v) for v in present}, key=lambda s: sort_key(s))
+    fig = _figure()
+    ax = fig.add_subplot()
+    for group in sorted(set(map(label, df[by])), key=sort_key):
+        part = df[[label(v) == group for v in df[by]]]
+        has_x = [v is not None and v == v for v in part[x]]
+        with_x, without = part[has_x], part[[not h for h in has_x]]
+        if len(with_x):
+            stats = with_x.assign(_x=[v if numeric else label(v) for v in with_x[x]]).groupby("_x")["value"]
+            stats = stats.agg(["mean", "std"]).fillna(0.0)
+            stats = stats.reindex(sorted(stats.index, key=sort_key))
+            xs = list(stats.index) if numeric else [categories.index(c) for c in stats.index]
+            ax.errorbar(xs, stats["mean"], yerr=stats["std"], marker="o", capsize=3, label=group)
+        if len(without):
+            line = ax.axhline(float(without["value"].mean()), linestyle="--", linewidth=1)
+            line.set_label(f"{group} (no {x})")
+    if not numeric:
+        ax.set_xticks(range(len(categories)), categories)
+    ax.set_xlabel(x)
+    ax.set_ylabel(f"{protocol} {metric} ({'higher' if higher else 'lower'} is better)")
+    ax.set_title(f"{protocol} {metric} against {x} (mean ± std over seeds)")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The per-epoch records of a pretraining folder's ``log.jsonl`` (bad lines skipped)."""
+    path = Path(run_dir) / "log.jsonl"
+    out = []
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and record.get("loss") is not None:
+                out.append(record)
+    return out
+
+
+def pretrain_dirs(output_dir: str | Path, pattern: str = "*") -> list[Path]:
+    """Pretraining folders under ``<output_dir>/pretrain`` whose name matches ``pattern`` and
+    that logged at least one epoch."""
+    root = Path(output_dir) / "pretrain"
+    return sorted(d for d in root.glob(pattern) if d.is_dir() and read_log(d))
+
+
+def _run_labels(run_dirs: Sequence[Path]) -> list[str]:
+    configs = []
+    for d in run_dirs:
+        path = d / "config.yaml"
+        try:
+            configs.append(yaml.safe_load(path.read_text()) or {} if path.is_file() else {})
+        except yaml.YAMLError:
+            configs.append({})
+    keys = [k for k in varying_keys(configs) if k not in ("method", "dataset")]
+    labels = []
+    for d, config in zip(run_dirs, configs):
+        flat = flatten(config)
+        head = " ".join(str(config[k]) for k in ("method", "dataset") if k in config) or d.name
+        extra = ", ".join(f"{k}={label(flat.get(k))}" for k in keys[:4])
+        labels.append(f"{head} ({extra})" if extra else head)
+    return labels
+
+
+def loss_curves(run_dirs: Sequence[str | Path], x: str = "step") -> Any:
+    """Training loss of each pretraining folder against ``step`` or ``epoch``, labelled by
+    method, dataset and the config values that differ between the folders."""
+    run_dirs = [Path(d) for d in run_dirs]
+    if not run_dirs:
+        raise SSLBenchError("no pretraining logs to plot: expected <output>/pretrain/*/log.jsonl")
+    if x not in ("step", "epoch"):
+        raise SSLBenchError(f"invalid x axis {x!r}: expected step or epoch")
+    fig = _figure()
+    ax = fig.add_subplot()
+    for d, name in zip(run_dirs, _run_labels(run_dirs)):
+        records = read_log(d)
+        ax.plot([r.get(x, i + 1) for i, r in enumerate(records)], [r["loss"] for r in records], marker=".", label=name)
+    ax.set_xlabel(x)
+    ax.set_ylabel("training loss (epoch mean)")
+    ax.set_title("Pretraining loss")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig

@@ -1,0 +1,229 @@
+"""Tidy result records as a DataFrame: config values, experiment keys, filters, deduplication.
+
+Every table, plot and grid starts here; nothing in this module renders or trains.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+from ..config import stable_hash
+from ..errors import SSLBenchError
+
+#: columns of the store a table can group by directly; anything else is looked up in config_json
+DIMENSIONS = ("method", "dataset", "eval_dataset", "backbone", "protocol", "metric", "seed")
+MISSING = "–"
+
+
+def parse_config(text: Any) -> dict[str, Any]:
+    """The config of one record (``config_json``) as a dict ({} when absent or unreadable)."""
+    if isinstance(text, dict):
+        return text
+    try:
+        value = json.loads(text) if isinstance(text, str) and text else {}
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def config_value(config: Mapping[str, Any], key: str) -> Any:
+    """``config_value(cfg, "moco.temperature")`` -> 0.2; None when the key is absent. A key naming
+    a section or a mapping returns it as canonical JSON so it can be grouped on."""
+    node: Any = config
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    if isinstance(node, (dict, list)):
+        return json.dumps(node, sort_keys=True)
+    return node
+
+
+def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"moco": {"temperature": 0.2}}`` -> ``{"moco.temperature": 0.2}``; lists stay leaves."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else value
+    return out
+
+
+def eval_key(config: Mapping[str, Any], protocol: str) -> str:
+    """Identity of one evaluation: the whole config except which *other* protocols ran alongside
+    (and the settings that cannot change a number: data.num_workers, train.device).
+
+    ``config_hash`` covers the protocol list, so ``run -p knn`` and ``run -p knn,linear`` differ;
+    this key lets a grid skip a (config, protocol) cell whichever way it was run before.
+    """
+    d = json.loads(json.dumps(dict(config), default=str))
+    others = [p for p in d.pop("protocols", []) or [] if p != protocol]
+    for name in others:
+        d.pop(name, None)
+    d.get("data", {}).pop("num_workers", None)
+    d.get("train", {}).pop("device", None)
+    d["protocol"] = protocol
+    return stable_hash(d)
+
+
+def with_eval_keys(df: Any) -> Any:
+    """``df`` plus an ``eval_key`` column (see :func:`eval_key`)."""
+    df = df.copy()
+    df["eval_key"] = [eval_key(parse_config(c), p) for c, p in zip(df["config_json"], df["protocol"])]
+    return df
+
+
+def add_dimensions(df: Any, keys: Iterable[str]) -> Any:
+    """Make every key in ``keys`` a column: store columns pass through, dotted config keys
+    (``moco.temperature``, ``train.epochs``) are read from ``config_json``."""
+    df = df.copy()
+    configs = None
+    for key in keys:
+        if key in df.columns:
+            continue
+        if configs is None:
+            configs = [parse_config(c) for c in df["config_json"]]
+        df[key] = [config_value(c, key) for c in configs]
+    return df
+
+
+def _matches(value: Any, wanted: list[str]) -> bool:
+    for raw in wanted:
+        if value is None or (isinstance(value, float) and value != value):
+            if raw in ("", "none", "None", "null", MISSING):
+                return True
+            continue
+        if str(value) == raw:
+            return True
+        try:
+            parsed = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            continue
+        if isinstance(parsed, bool) or isinstance(value, bool):
+            if parsed is value or str(parsed).lower() == str(value).lower():
+                return True
+        elif isinstance(parsed, (int, float)) and isinstance(value, (int, float)):
+            if float(parsed) == float(value):
+                return True
+    return False
+
+
+def parse_where(items: Iterable[str]) -> list[tuple[str, bool, list[str]]]:
+    """``["method=moco,sce", "seed!=2"]`` -> [(key, negate, values)]."""
+    out = []
+    for item in items:
+        negate = "!=" in item
+        sep = "!=" if negate else "="
+        if sep not in item:
+            raise SSLBenchError(f"invalid filter {item!r}: expected key=value or key!=value, e.g. method=moco")
+        key, raw = item.split(sep, 1)
+        key = key.strip()
+        if not key:
+            raise SSLBenchError(f"invalid filter {item!r}: the key is empty")
+        out.append((key, negate, [v.strip() for v in split_top_level(raw)]))
+    return out
+
+
+def apply_where(df: Any, items: Iterable[str]) -> Any:
+    """Keep the records matching every filter (``key=v1,v2`` any of, ``key!=v`` none of)."""
+    filters = parse_where(items)
+    if not filters:
+        return df
+    df = add_dimensions(df, [key for key, _, _ in filters])
+    mask = [True] * len(df)
+    for key, negate, values in filters:
+        hits = [_matches(v, values) for v in df[key]]
+        mask = [m and (h != negate) for m, h in zip(mask, hits)]
+    return df[mask]
+
+
+def split_top_level(raw: str) -> list[str]:
+    """Split on commas outside brackets/braces: ``"[10,20],[5]"`` -> ``["[10,20]", "[5]"]``."""
+    parts, depth, current = [], 0, []
+    for ch in raw:
+        if ch in "[{(":
+            depth += 1
+        elif ch in "]})":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current))
+    return [p for p in (p.strip() for p in parts) if p]
+
+
+def latest(df: Any) -> Any:
+    """One record per (evaluation, metric): a repeated evaluation counts once, the latest wins."""
+    if df.empty:
+        return df
+    if "eval_key" not in df.columns:
+        df = with_eval_keys(df)
+    order = "id" if "id" in df.columns else "created_at"
+    return df.sort_values(order, kind="stable").drop_duplicates(["eval_key", "metric"], keep="last")
+
+
+def protocol_defaults(names: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Default settings (flattened) of each registered protocol in ``names``; protocols that are
+    not installed here (imported results) are left out."""
+    import dataclasses
+
+    from ..plugins import registries
+
+    regs = registries()
+    out = {}
+    for name in names:
+        try:
+            params = regs.protocols.get(name).Params()
+            out[name] = flatten(dataclasses.asdict(params)) if dataclasses.is_dataclass(params) else {}
+        except Exception:  # an unknown protocol or Params needing arguments: describe it in full
+            continue
+    return out
+
+
+def varying_keys(configs: Iterable[Mapping[str, Any]], ignore: Iterable[str] = ()) -> list[str]:
+    """Config keys (dotted) whose value differs between ``configs``, sorted."""
+    flats = [flatten(c) for c in configs]
+    if len(flats) < 2:
+        return []
+    keys = set().union(*flats)
+    skip = tuple(ignore)
+    out = []
+    for key in keys:
+        if key.startswith(skip) if skip else False:
+            continue
+        values = {json.dumps(f.get(key), sort_keys=True, default=str) for f in flats}
+        if len(values) > 1:
+            out.append(key)
+    return sorted(out)
+
+
+def sort_key(value: Any) -> tuple:
+    """Natural order for mixed labels: numbers by value, then strings, missing last."""
+    if value is None or (isinstance(value, float) and value != value) or value == MISSING:
+        return (2, 0.0, "")
+    if isinstance(value, bool):
+        return (1, 0.0, str(value))
+    if isinstance(value, (int, float)):
+        return (0, float(value), "")
+    try:
+        return (0, float(value), "")
+    except (TypeError, ValueError):
+        return (1, 0.0, str(value))
+
+
+def label(value: Any) -> str:
+    """How a dimension value is printed (missing -> ``–``; 0.1 stays ``0.1``)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return MISSING
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(value)
+    return str(value)
