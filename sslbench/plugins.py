@@ -22,6 +22,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "sslbench.default_plugins.backbones",
     "sslbench.default_plugins.datasets",
     "sslbench.default_plugins.protocols",
+    "sslbench.default_plugins.spotting",
 )
 
 

@@ -78,6 +78,7 @@ def synthetic_game(
         })
 
     for half in (1, 2):
+        half_start = len(predictions)
         n_events = rng.poisson(half_seconds / event_period)
         times = rng.integers(0, half_ms, n_events)
         classes = rng.choice(len(CLASSES), n_events, p=weights)
@@ -97,7 +98,7 @@ def synthetic_game(
             if quirks and rng.random() < 0.05:  # the same class again in the same 0.5 s frame
                 twin = ms - ms % 500 + int(rng.integers(0, 500))
                 add_event(half, twin, cls, "not shown" if visibility == "shown" else "shown")
-        n_background = max(predictions_per_half - len(predictions) // half, 0)
+        n_background = max(predictions_per_half - (len(predictions) - half_start), 0)
         times = rng.integers(0, half_ms, n_background)
         classes = rng.integers(0, len(CLASSES), n_background)
         confs = np.round(rng.beta(1, 6, n_background), 4)

@@ -1,0 +1,110 @@
+"""Speed of sslbench's t-AmAP against the official SoccerNet evaluator, with an equality check.
+
+Writes N synthetic full-length games (2 halves x 45 min, an event every ~80 s, several thousand
+predictions per half, the edge cases of :mod:`sslbench.spotting.synthetic` included), then times,
+for the tight and the loose metric, ``SoccerNet.Evaluation.ActionSpotting.evaluate`` and
+:func:`sslbench.spotting.evaluate_folders` on the same folders (both read and parse the JSON
+files), checks that every result key agrees, and prints the speed ratio and the machine.
+
+    pip install SoccerNet
+    python benchmarks/bench_tamap.py [--games 50] [--predictions-per-half 4000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import platform
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return (f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}, numpy {np.__version__}")
+
+
+def max_difference(official: dict, ours: dict) -> float:
+    from sslbench.spotting.tamap import CLASSES
+
+    worst = 0.0
+    for key, value in official.items():
+        mine = ours[key]
+        if isinstance(mine, dict):
+            mine = [mine[name] for name in CLASSES]
+        worst = max(worst, float(np.max(np.abs(np.asarray(value, dtype=float) - np.asarray(mine, dtype=float)))))
+    return worst
+
+
+def best_time(fn, repeat: int) -> tuple[float, object]:
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--games", type=int, default=50)
+    parser.add_argument("--predictions-per-half", type=int, default=4000)
+    parser.add_argument("--event-period", type=float, default=80.0, help="mean seconds between events")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of sslbench's evaluator (best is kept)")
+    parser.add_argument("--official-repeat", type=int, default=1, help="runs of the official evaluator")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    try:
+        from SoccerNet.Evaluation.ActionSpotting import evaluate as official_evaluate
+        from SoccerNet.Evaluation.utils import EVENT_DICTIONARY_V2
+    except ImportError:
+        print("the official evaluator is missing: pip install SoccerNet", file=sys.stderr)
+        return 1
+    from sslbench.spotting.synthetic import synthetic_games, write_games
+    from sslbench.spotting.tamap import evaluate_folders
+
+    games = synthetic_games(args.seed, args.games, predictions_per_half=args.predictions_per_half,
+                            event_period=args.event_period)
+    n_events = sum(len(labels["annotations"]) for labels, _ in games.values())
+    n_predictions = sum(len(predictions["predictions"]) for _, predictions in games.values())
+    print(f"machine: {machine()}")
+    print(f"data: {args.games} games of 2 x 45 min, {n_events} events ({n_events / args.games:.0f} per game), "
+          f"{n_predictions} predictions ({n_predictions / args.games / 2:.0f} per half)")
+
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        labels_dir, predictions_dir = os.path.join(tmp, "labels"), os.path.join(tmp, "predictions")
+        write_games(labels_dir, predictions_dir, games)
+        for metric in ("tight", "loose"):
+            def official():
+                with contextlib.redirect_stderr(io.StringIO()):  # its progress bars
+                    return official_evaluate(labels_dir, predictions_dir, dataset=None, metric=metric,
+                                             EVENT_DICTIONARY=EVENT_DICTIONARY_V2)
+
+            t_official, result_official = best_time(official, args.official_repeat)
+            t_ours, result_ours = best_time(lambda: evaluate_folders(labels_dir, predictions_dir, metric), args.repeat)
+            diff = max_difference(result_official, result_ours)
+            ok &= diff <= 1e-9
+            print(f"{metric:>5}: official {t_official:7.3f} s   sslbench {t_ours:6.3f} s   "
+                  f"ratio {t_official / t_ours:6.1f}x   a_mAP {result_ours['a_mAP']:.4f}   "
+                  f"max |difference| {diff:.1e} {'(equal)' if diff <= 1e-9 else '(DIFFERENT)'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

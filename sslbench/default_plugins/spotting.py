@@ -1,0 +1,29 @@
+"""Built-in ``sslbench tamap`` command: the t-AmAP of SoccerNet-v2 action-spotting predictions."""
+
+from __future__ import annotations
+
+import click
+
+from sslbench import hookimpl
+
+
+@hookimpl
+def register_commands(cli):
+    @cli.command()
+    @click.argument("labels_dir", type=click.Path(file_okay=False))
+    @click.argument("predictions_dir", type=click.Path(file_okay=False))
+    @click.option("--metric", type=click.Choice(["tight", "loose"]), default="tight", show_default=True,
+                  help="Tolerances: tight = 1..5 s (t-AmAP), loose = 5..60 s.")
+    @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+    def tamap(labels_dir: str, predictions_dir: str, metric: str, as_json: bool) -> None:
+        """Average-mAP of action spotting, equal to the official SoccerNet evaluator.
+
+        LABELS_DIR holds <game>/Labels-v2.json and PREDICTIONS_DIR <game>/results_spotting.json;
+        games are found recursively and matched by their relative path.
+        """
+        import json
+
+        from sslbench.spotting.tamap import evaluate_folders, format_table
+
+        result = evaluate_folders(labels_dir, predictions_dir, metric)
+        click.echo(json.dumps(result, indent=2) if as_json else format_table(result))
