@@ -102,6 +102,7 @@ class RunOutcome:
     reused: bool
     pretrain_seconds: float
     eval_seconds: float
+    checkpoint: Path | None = None
 
 
 def _git_commit() -> str | None:
@@ -134,11 +135,15 @@ def _hardware() -> str:
 
 
 def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progress: bool = True,
-        regs: Registries | None = None) -> RunOutcome:
-    """Pretrain (or reuse the finished pretraining with the same hash), evaluate, store results."""
+        regs: Registries | None = None, checkpoint_path: str | Path | None = None) -> RunOutcome:
+    """Pretrain (or reuse the finished pretraining with the same hash), evaluate, store results.
+
+    With ``checkpoint_path`` no pretraining happens: the backbone's weights come from that file
+    (sslbench's ``backbone.pt`` or a plain state_dict) and its sha256 identifies the weights.
+    """
     from .engine import checkpoint
     from .engine import distributed as dist
-    from .engine.evaluation import EvalContext
+    from .engine.evaluation import EvalContext, load_backbone_checkpoint
     from .engine.trainer import BACKBONE, build_backbone, pick_device, pretrain, seed_everything
     from .protocol import Metric
     from .store import ResultRow, insert
@@ -149,16 +154,21 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
     method_cls = regs.methods.get(config.method)
     method = method_cls(config.method_params, config)
     spec = regs.datasets.get(config.dataset)
-    run_dir = pretrain_dir(output_dir, config)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if dist.is_main():
+    run_dir = pretrain_dir(output_dir, config) if checkpoint_path is None else Path(checkpoint_path).parent
+    if checkpoint_path is None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    if dist.is_main() and checkpoint_path is None:
         checkpoint.write_text(run_dir / "config.yaml", yaml.safe_dump(config.pretrain_dict(), sort_keys=False))
     device = pick_device(config.train.device)
 
     backbone_file = run_dir / BACKBONE
-    reused = backbone_file.is_file()
+    reused = backbone_file.is_file() or checkpoint_path is not None
     pretrain_seconds = 0.0
-    if reused:
+    weights_id = config.pretrain_hash()
+    if checkpoint_path is not None:
+        backbone = build_backbone(regs, config.model.backbone, spec.channels, config.model.backbone_options)
+        weights_id = load_backbone_checkpoint(backbone, checkpoint_path)
+    elif reused:
         backbone = build_backbone(regs, config.model.backbone, spec.channels, config.model.backbone_options)
         backbone.load_state_dict(checkpoint.load(backbone_file)["backbone"])
     elif method.trains:
@@ -174,10 +184,11 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
     store_path = output_dir / "results.sqlite"
     if not dist.is_main():  # under torchrun, rank 0 evaluates and writes; the others wait for it
         dist.barrier()
-        return RunOutcome(config, {}, run_dir, store_path, reused, pretrain_seconds, 0.0)
+        return RunOutcome(config, {}, run_dir, store_path, reused, pretrain_seconds, 0.0,
+                          Path(checkpoint_path) if checkpoint_path is not None else None)
 
     eval_spec = regs.datasets.get(config.eval_dataset or config.dataset)
-    ctx = EvalContext(backbone=backbone, spec=eval_spec, config=config, weights_id=config.pretrain_hash(),
+    ctx = EvalContext(backbone=backbone, spec=eval_spec, config=config, weights_id=weights_id,
                       device=device, cache_dir=output_dir / "features", progress=progress)
     metrics: dict[str, list[Metric]] = {}
     rows: list[ResultRow] = []
@@ -193,13 +204,14 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
             rows.append(ResultRow(method=config.method, dataset=config.dataset, eval_dataset=eval_spec.name,
                                   backbone=config.model.backbone, protocol=name, metric=m.name, value=m.value,
                                   higher_is_better=m.higher_is_better, seed=config.seed,
-                                  config_hash=config.config_hash(), pretrain_hash=config.pretrain_hash(),
+                                  config_hash=config.config_hash(), pretrain_hash=weights_id,
                                   config=config.to_dict(), git_commit=commit, versions=versions, hardware=hardware,
                                   pretrain_seconds=pretrain_seconds, eval_seconds=seconds))
     eval_seconds = time.perf_counter() - t0
     insert(store_path, rows)
     dist.barrier()
-    return RunOutcome(config, metrics, run_dir, store_path, reused, pretrain_seconds, eval_seconds)
+    return RunOutcome(config, metrics, run_dir, store_path, reused, pretrain_seconds, eval_seconds,
+                      Path(checkpoint_path) if checkpoint_path is not None else None)
 
 
 def _ensure_writable(output_dir: Path) -> None:
@@ -221,6 +233,8 @@ def summary_line(outcome: RunOutcome) -> str:
     for protocol, metrics in outcome.metrics.items():
         parts.append(f"{protocol} " + ", ".join(f"{m.name} {m.value:.2f}" for m in metrics))
     pre = "reused pretraining" if outcome.reused else f"pretrain {outcome.pretrain_seconds:.0f}s"
+    if outcome.checkpoint is not None:
+        pre = f"weights from {outcome.checkpoint}"
     return (f"{c.method} on {c.dataset} ({c.model.backbone}, seed {c.seed}): {'; '.join(parts)} | {pre}, "
             f"eval {outcome.eval_seconds:.0f}s | outputs {outcome.run_dir} | results {outcome.store_path}")
 

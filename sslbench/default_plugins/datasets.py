@@ -62,6 +62,12 @@ def _imagenet(root, split, image_size):
     return load_imagenet(root, split, image_size)
 
 
+def _voc2007(root, split, image_size):
+    from sslbench.voc import load_voc2007
+
+    return load_voc2007(root, split, image_size)
+
+
 @hookimpl
 def register_datasets(register):
     register(DatasetSpec(
@@ -109,4 +115,10 @@ def register_datasets(register):
         name="imagenet", load=_imagenet, num_classes=1000, test_split="val", splits=("train", "val"),
         defaults={"data": {"input_size": 224}, "model": {"backbone": "resnet50"}},
         description="ImageNet-1k as an ImageFolder: <root>/{train,val}/<wnid>/<image>",
+    ))
+    register(DatasetSpec(
+        name="voc2007", load=_voc2007, num_classes=20, splits=("train", "val", "trainval", "test"),
+        train_split="trainval", pretrain_split="trainval",
+        defaults={"data": {"input_size": 224}, "model": {"backbone": "resnet50"}},
+        description="Pascal VOC2007 (VOCdevkit layout), multi-label 20 classes: the low-shot set of Table 4.9",
     ))

@@ -1,18 +1,37 @@
-"""What a protocol receives: the frozen backbone, the datasets and cached features."""
+"""What a protocol receives: the frozen backbone, the datasets and a feature cache on disk.
+
+The cache holds the frozen features of one (backbone weights, dataset, root, split, transform)
+as two ``.npy`` files named by the hash of that key: ``<key>.labels.npy`` then
+``<key>.features.npy`` (written last, so its presence means the entry is complete). Features
+are streamed batch by batch into a memory-mapped temp file that is flushed, fsynced and renamed
+into place (the atomic-write rule of :mod:`sslbench.engine.checkpoint`), so neither extraction
+nor reading ever holds the whole matrix in memory: :meth:`EvalContext.feature_arrays` returns
+``np.load(mmap_mode="r")`` arrays that chunked protocols (kNN, retrieval) read piece by piece.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+import numpy as np
 import torch
 from torch import nn
 
 from ..config import stable_hash
+from ..errors import SSLBenchError
 from . import checkpoint
 from . import distributed as dist
-from .data import ViewMaker, iterate_batches
+from .data import ViewMaker
+
+#: Bumped when the on-disk layout of a cache entry changes, so old entries are never misread.
+CACHE_FORMAT = 2
+#: The deterministic evaluation view (resize to the input size) of every cached feature.
+EVAL_TRANSFORM = "resize-center"
 
 
 @dataclass
@@ -41,50 +60,221 @@ class EvalContext:
             self._datasets[split] = self.spec.load(self.config.data.root, split, size)
         return self._datasets[split]
 
-    def view_maker(self) -> ViewMaker:
-        return ViewMaker([], self.config.data.input_size, self.spec.mean, self.spec.std, self.device, False)
+    def is_multilabel(self) -> bool:
+        """True when labels are (N, C) vectors (e.g. VOC07: 1 present, 0 absent, -1 ignored)."""
+        return bool(getattr(self.dataset(self.spec.train_split), "multilabel", False))
 
-    def cache_key(self, split: str) -> str:
+    def require_single_label(self, protocol: str) -> None:
+        """Raise a one-line error when ``protocol`` cannot handle this multi-label dataset."""
+        if self.is_multilabel():
+            raise SSLBenchError(
+                f"protocol {protocol!r} needs single-label classes but dataset {self.spec.name!r} is multi-label: "
+                f"use --protocol lowshot (per-class SVMs, mAP) on it"
+            )
+
+    def view_maker(self, specs: list | None = None) -> ViewMaker:
+        """Normalisation (and ``specs`` augmentations) for this dataset on the evaluation device."""
+        return ViewMaker(list(specs or []), self.config.data.input_size, self.spec.mean, self.spec.std,
+                         self.device, False)
+
+    def cache_key(self, split: str, transform: str = EVAL_TRANSFORM) -> str:
         return stable_hash({"weights": self.weights_id, "dataset": self.spec.name, "root": self.config.data.root,
-                            "split": split, "input_size": self.config.data.input_size, "transform": "resize-center"})
+                            "split": split, "input_size": self.config.data.input_size, "transform": transform,
+                            "format": CACHE_FORMAT})
+
+    def cache_paths(self, split: str) -> tuple[Path, Path] | None:
+        """(features, labels) ``.npy`` paths of ``split``'s cache entry; None without a cache folder."""
+        if self.cache_dir is None:
+            return None
+        key = self.cache_key(split)
+        return self.cache_dir / f"{key}.features.npy", self.cache_dir / f"{key}.labels.npy"
 
     @torch.no_grad()
-    def features(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """(float32 features (N, D), int64 labels (N,)) of the frozen backbone on ``split``."""
-        path = self.cache_dir / f"{self.cache_key(split)}.pt" if self.cache_dir is not None else None
-        if path is not None and path.is_file():
-            cached = checkpoint.load(path)
-            return cached["features"], cached["labels"]
+    def feature_arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """(float32 features (N, D), int64 labels (N,) or (N, C)) as numpy arrays.
+
+        With a cache folder the features are a read-only memory map of the cached ``.npy`` file,
+        extracted on the first call only; readers should slice it in chunks.
+        """
+        paths = self.cache_paths(split)
+        if paths is not None and paths[0].is_file() and paths[1].is_file():
+            return np.load(paths[0], mmap_mode="r"), np.load(paths[1])
+        desc = f"features {self.spec.name}/{split}"
+        writable = paths is not None and dist.is_main()
         feats, labels = extract_features(self.backbone, self.dataset(split), self.view_maker(), self.batch_size,
-                                         self.progress, f"features {self.spec.name}/{split}",
-                                         self.config.data.num_workers)
-        if path is not None and dist.is_main():
-            checkpoint.save({"features": feats, "labels": labels}, path)
+                                         self.progress, desc, self.config.data.num_workers,
+                                         out_path=paths[0] if writable else None,
+                                         labels_path=paths[1] if writable else None)
+        if writable:
+            checkpoint.write_text(paths[0].with_name(paths[0].name.replace(".features.npy", ".json")),
+                                  json.dumps({"weights": self.weights_id, "dataset": self.spec.name, "split": split,
+                                              "input_size": self.config.data.input_size,
+                                              "transform": EVAL_TRANSFORM, "shape": list(feats.shape)}))
         return feats, labels
+
+    def features(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """(float32 features (N, D), int64 labels) of the frozen backbone on ``split``, in memory."""
+        feats, labels = self.feature_arrays(split)
+        return torch.from_numpy(np.array(feats, dtype=np.float32)), torch.from_numpy(np.array(labels, dtype=np.int64))
+
+
+def eval_batches(dataset: Any, batch_size: int, num_workers: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Every sample once, in order, on this process (no DDP sharding): (uint8 images, labels)."""
+    from ..datasets import TensorImageDataset
+
+    if isinstance(dataset, TensorImageDataset):
+        for start in range(0, len(dataset), batch_size):
+            yield dataset.images[start:start + batch_size], dataset.labels[start:start + batch_size]
+        return
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+                                         pin_memory=torch.cuda.is_available())
+    for images, labels in loader:
+        yield images, torch.as_tensor(labels)
+
+
+def shuffled_batches(dataset: Any, batch_size: int, generator: torch.Generator,
+                     num_workers: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Every sample once in an order drawn from ``generator``, on this process (no DDP sharding)."""
+    from ..datasets import TensorImageDataset
+
+    order = torch.randperm(len(dataset), generator=generator)
+    if isinstance(dataset, TensorImageDataset):
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            yield dataset.images[idx], dataset.labels[idx]
+        return
+    subset = torch.utils.data.Subset(dataset, order.tolist())
+    yield from eval_batches(subset, batch_size, num_workers)
+
+
+class _StreamedArray:
+    """A ``.npy`` written row block by row block through a memory map, renamed into place on close."""
+
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: Any) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        os.close(fd)
+        self.tmp = Path(tmp)
+        self.array = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=dtype, shape=shape)
+
+    def commit(self) -> np.ndarray:
+        self.array.flush()
+        del self.array
+        with open(self.tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o666 & ~umask)
+        os.replace(self.tmp, self.path)
+        return np.load(self.path, mmap_mode="r")
+
+    def abort(self) -> None:
+        if hasattr(self, "array"):
+            del self.array
+        self.tmp.unlink(missing_ok=True)
 
 
 @torch.no_grad()
 def extract_features(backbone: nn.Module, dataset: Any, views: ViewMaker, batch_size: int, progress: bool,
-                     desc: str, num_workers: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Forward every image once in eval mode; features preallocated, filled batch by batch."""
+                     desc: str, num_workers: int = 0, out_path: Path | None = None,
+                     labels_path: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Forward every image once in eval mode; returns (float32 features, int64 labels) arrays.
+
+    With ``out_path`` the features are streamed into a memory-mapped ``.npy`` (one batch in
+    memory at a time) and returned memory-mapped; ``labels_path`` is written first.
+    """
+    from tqdm.auto import tqdm
+
     was_training = backbone.training
     backbone.eval()
     n = len(dataset)
-    feats: torch.Tensor | None = None
-    labels = torch.empty(n, dtype=torch.long)
-    from tqdm.auto import tqdm
-
+    if n == 0:
+        raise SSLBenchError(f"cannot extract features: {desc} is empty")
+    sink: _StreamedArray | None = None
+    feats: np.ndarray | None = None
+    labels: np.ndarray | None = None
     bar = tqdm(total=n, desc=desc, unit="img", leave=False, disable=not progress)
     pos = 0
-    for images, y in iterate_batches(dataset, batch_size, False, 0, 0, False, num_workers):
-        out = backbone(views.eval_view(images)).float().cpu()
-        if feats is None:
-            feats = torch.empty(n, out.shape[1], dtype=torch.float32)
-        feats[pos:pos + len(out)] = out
-        labels[pos:pos + len(out)] = y
-        pos += len(out)
-        bar.update(len(out))
-    bar.close()
-    backbone.train(was_training)
-    assert feats is not None, "empty dataset"
+    try:
+        for images, y in eval_batches(dataset, batch_size, num_workers):
+            out = backbone(views.eval_view(images)).float().cpu().numpy()
+            if feats is None:
+                if out_path is not None:
+                    sink = _StreamedArray(out_path, (n, out.shape[1]), np.float32)
+                    feats = sink.array
+                else:
+                    feats = np.empty((n, out.shape[1]), dtype=np.float32)
+                labels = np.empty((n, *tuple(y.shape[1:])), dtype=np.int64)
+            feats[pos:pos + len(out)] = out
+            labels[pos:pos + len(out)] = y.numpy()
+            pos += len(out)
+            bar.update(len(out))
+    except BaseException:
+        if sink is not None:
+            sink.abort()
+        raise
+    finally:
+        bar.close()
+        backbone.train(was_training)
+    assert feats is not None and labels is not None and pos == n
+    if sink is not None:
+        if labels_path is not None:
+            checkpoint.atomic_write(labels_path, lambda fh: np.save(fh, labels))
+        del feats  # drop the writable map before the rename; readers get a read-only one
+        feats = sink.commit()
     return feats, labels
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_backbone_checkpoint(backbone: nn.Module, path: str | Path) -> str:
+    """Load a backbone's weights from ``path`` and return their id, the file's sha256.
+
+    Accepted: sslbench's ``backbone.pt`` (a dict whose ``"backbone"`` entry is the state dict), a
+    dict with a ``"state_dict"`` entry, or a plain state dict; a ``module.`` prefix (DDP) is
+    stripped. Loaded with ``torch.load(weights_only=True)``, so the file cannot run code; keys
+    must match the configured backbone exactly (pass ``--backbone`` to pick it).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SSLBenchError(f"checkpoint {str(path)!r} does not exist: expected a backbone.pt or a state_dict file")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling errors come in many types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SSLBenchError(f"cannot load checkpoint {str(path)!r} with weights_only=True: {first}") from None
+    state = obj
+    if isinstance(obj, dict):
+        for key in ("backbone", "state_dict"):
+            if isinstance(obj.get(key), dict):
+                state = obj[key]
+                break
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise SSLBenchError(f"checkpoint {str(path)!r} holds no state dict: expected a mapping of parameter names "
+                            f"to tensors, or sslbench's backbone.pt")
+    if all(k.startswith("module.") for k in state):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    try:
+        result = backbone.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatches
+        detail = " ".join(str(exc).split())[:300]
+        raise SSLBenchError(f"checkpoint {str(path)!r} does not match the backbone: {detail}; "
+                            f"pass the --backbone (and model.backbone_options) it was trained with") from None
+    if result.missing_keys or result.unexpected_keys:
+        missing, unexpected = result.missing_keys, result.unexpected_keys
+        detail = (f"{len(missing)} missing (first {missing[0]!r})" if missing else "") + \
+                 (", " if missing and unexpected else "") + \
+                 (f"{len(unexpected)} unexpected (first {unexpected[0]!r})" if unexpected else "")
+        raise SSLBenchError(f"checkpoint {str(path)!r} does not match the backbone: {detail}; "
+                            f"pass the --backbone (and model.backbone_options) it was trained with")
+    return file_sha256(path)

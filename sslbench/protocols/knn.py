@@ -1,9 +1,16 @@
-"""Weighted k-nearest-neighbour classification on frozen features (SPEC §5, InstDisc / DINO)."""
+"""Weighted k-nearest-neighbour classification on frozen features (SPEC §5, InstDisc / DINO).
+
+The thesis does not use kNN; this is the field's convention (Wu et al. 2018 InstDisc, Caron et
+al. 2021 DINO): cosine similarity on l2-normalised features, votes of the k nearest train
+features weighted by exp(sim / T), k = 20 and 200, T = 0.07, all of them parameters.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Iterator
+
+import numpy as np
 
 from ..config import check
 from ..protocol import Metric, Protocol
@@ -28,51 +35,120 @@ class KNNParams:
         check(self.bank_chunk > 0, "knn.bank_chunk", self.bank_chunk, "a positive integer")
 
 
-def knn_predict(queries: "torch.Tensor", bank: "torch.Tensor", bank_labels: "torch.Tensor", num_classes: int,
-                ks: list[int], temperature: float, query_chunk: int = 1024, bank_chunk: int = 65536) -> "dict[int, torch.Tensor]":
-    """Predicted class per query for each k: features l2-normalised, cosine similarity, votes of
-    the k nearest bank entries weighted by exp(sim / temperature). Chunked over queries and
-    bank, so memory is O(query_chunk x (bank_chunk + k)), never a full similarity matrix."""
+def rows(x: Any, start: int, stop: int) -> "torch.Tensor":
+    """Rows ``start:stop`` of a tensor or a (memory-mapped) numpy array as a float32 tensor."""
+    import torch
+
+    if isinstance(x, torch.Tensor):
+        return x[start:stop].float()
+    return torch.from_numpy(np.array(x[start:stop], dtype=np.float32))
+
+
+def column_mean(x: Any, chunk: int = 65536) -> "torch.Tensor":
+    """Mean row of a tensor or memory-mapped array, read ``chunk`` rows at a time (float64 sums)."""
+    import torch
+
+    total = torch.zeros(x.shape[1], dtype=torch.float64)
+    for s in range(0, len(x), chunk):
+        total += rows(x, s, s + chunk).double().sum(0)
+    return (total / max(len(x), 1)).float()
+
+
+def nearest_neighbours(queries: Any, bank: Any, k: int, query_chunk: int = 1024, bank_chunk: int = 65536,
+                       center: bool = False) -> "tuple[torch.Tensor, torch.Tensor]":
+    """Cosine similarities and indices (both (Q, min(k, N)), most similar first) of the ``k``
+    nearest bank rows of every query.
+
+    ``queries`` and ``bank`` are tensors or numpy arrays, typically memory maps of the feature
+    cache: the bank is read once, ``bank_chunk`` rows at a time, and each chunk is l2-normalised
+    and compared with every ``query_chunk`` of queries, keeping a running top-k. Memory is
+    O(query_chunk x bank_chunk + Q x k), never the full similarity matrix. With ``center``, each
+    set is first centred by its own mean (as the thesis's retrieval reference code does).
+    """
     import torch
     import torch.nn.functional as F
 
-    kmax = min(max(ks), len(bank))
+    kmax = min(k, len(bank))
+    nq = len(queries)
+    q_mean = column_mean(queries) if center else None
+    b_mean = column_mean(bank) if center else None
+    best_sim = torch.full((nq, 0), float("-inf"))
+    best_idx = torch.zeros((nq, 0), dtype=torch.long)
+    for bs in range(0, len(bank), bank_chunk):
+        b = rows(bank, bs, bs + bank_chunk)
+        if b_mean is not None:
+            b = b - b_mean
+        b = F.normalize(b, dim=1)
+        sims, idxs = [], []
+        for qs in range(0, nq, query_chunk):
+            q = rows(queries, qs, qs + query_chunk)
+            if q_mean is not None:
+                q = q - q_mean
+            q = F.normalize(q, dim=1)
+            top = (q @ b.T).topk(min(kmax, len(b)), dim=1)
+            sims.append(top.values)
+            idxs.append(top.indices + bs)
+        sim = torch.cat([best_sim, torch.cat(sims)], 1)
+        idx = torch.cat([best_idx, torch.cat(idxs)], 1)
+        if sim.shape[1] > kmax:
+            keep = sim.topk(kmax, dim=1)
+            sim, idx = keep.values, idx.gather(1, keep.indices)
+        best_sim, best_idx = sim, idx
+    order = best_sim.argsort(dim=1, descending=True, stable=True)
+    return best_sim.gather(1, order), best_idx.gather(1, order)
+
+
+def _query_blocks(n: int, chunk: int) -> Iterator[tuple[int, int]]:
+    for s in range(0, n, chunk):
+        yield s, min(n, s + chunk)
+
+
+def knn_predict(queries: Any, bank: Any, bank_labels: Any, num_classes: int, ks: list[int], temperature: float,
+                query_chunk: int = 1024, bank_chunk: int = 65536) -> "dict[int, torch.Tensor]":
+    """Predicted class per query for each k: features l2-normalised, cosine similarity, votes of
+    the k nearest bank entries weighted by exp(sim / temperature).
+
+    ``queries`` and ``bank`` may be tensors or (memory-mapped) numpy arrays; both are read in
+    chunks (see :func:`nearest_neighbours`), so a bank larger than memory works.
+    """
+    import torch
+
+    bank_labels = torch.as_tensor(np.asarray(bank_labels)).long()
     preds = {k: torch.empty(len(queries), dtype=torch.long) for k in ks}
-    for qs in range(0, len(queries), query_chunk):
-        q = F.normalize(queries[qs:qs + query_chunk].float(), dim=1)
-        best_sim = torch.full((len(q), 0), float("-inf"))
-        best_idx = torch.zeros((len(q), 0), dtype=torch.long)
-        for bs in range(0, len(bank), bank_chunk):
-            b = F.normalize(bank[bs:bs + bank_chunk].float(), dim=1)
-            sim = q @ b.T
-            top = sim.topk(min(kmax, sim.shape[1]), dim=1)
-            best_sim = torch.cat([best_sim, top.values], 1)
-            best_idx = torch.cat([best_idx, top.indices + bs], 1)
-            if best_sim.shape[1] > kmax:
-                keep = best_sim.topk(kmax, dim=1)
-                best_sim, best_idx = keep.values, best_idx.gather(1, keep.indices)
-        order = best_sim.argsort(dim=1, descending=True, stable=True)
-        best_sim, best_idx = best_sim.gather(1, order), best_idx.gather(1, order)
-        weights = (best_sim / temperature).exp()
-        neighbour_labels = bank_labels[best_idx]
+    # the running top-k of all queries is (Q x k); bound it by splitting very large query sets
+    outer = max(query_chunk, 65536)
+    for s, e in _query_blocks(len(queries), outer):
+        q = queries[s:e]
+        sim, idx = nearest_neighbours(q, bank, max(ks), query_chunk, bank_chunk)
+        weights = (sim / temperature).exp()
+        neighbour_labels = bank_labels[idx]
         for k in ks:
-            kk = min(k, kmax)
-            votes = torch.zeros(len(q), num_classes)
+            kk = min(k, sim.shape[1])
+            votes = torch.zeros(len(sim), num_classes)
             votes.scatter_add_(1, neighbour_labels[:, :kk], weights[:, :kk])
-            preds[k][qs:qs + len(q)] = votes.argmax(1)
+            preds[k][s:e] = votes.argmax(1)
     return preds
 
 
 class KNN(Protocol):
-    """kNN top-1 of test features against the train features (SPEC §5)."""
+    """kNN top-1 of test features against the train features (SPEC §5; InstDisc, DINO).
+
+    Both feature sets come from the shared cache (memory-mapped) and are read in chunks.
+    Multi-label datasets (VOC07) are rejected with a clear error.
+    """
 
     name = "knn"
     Params = KNNParams
     description = "weighted kNN on l2-normalised frozen features (k=20, 200; T=0.07)"
 
     def evaluate(self, ctx) -> list[Metric]:
-        bank, bank_labels = ctx.features(ctx.spec.train_split)
-        queries, labels = ctx.features(ctx.spec.test_split)
+        import torch
+
+        ctx.require_single_label(self.name)
+        bank, bank_labels = ctx.feature_arrays(ctx.spec.train_split)
+        queries, labels = ctx.feature_arrays(ctx.spec.test_split)
         p = self.params
-        preds = knn_predict(queries, bank, bank_labels, ctx.num_classes, p.k, p.temperature, p.query_chunk, p.bank_chunk)
+        preds = knn_predict(queries, bank, bank_labels, ctx.num_classes, p.k, p.temperature, p.query_chunk,
+                            p.bank_chunk)
+        labels = torch.from_numpy(np.asarray(labels)).long()
         return [Metric(f"top1@k{k}", 100.0 * float((preds[k] == labels).float().mean())) for k in p.k]
