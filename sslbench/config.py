@@ -99,6 +99,7 @@ class TrainConfig:
     channels_last: bool = True
     device: str = "auto"
     max_steps: int = 0
+    sync_bn: bool = False
 
     def __post_init__(self) -> None:
         check(self.epochs >= 0, "train.epochs", self.epochs, "an integer >= 0")
@@ -269,6 +270,11 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if isinstance(value, bool):
             return value
         raise ConfigError(f"invalid value {value!r} for {key}: expected true or false")
+    if tp in (int, float) and isinstance(value, str):
+        try:  # YAML 1.1 reads "1e-3" as a string
+            value = float(value) if tp is float else int(value)
+        except ValueError:
+            pass
     if tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
