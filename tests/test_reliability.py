@@ -40,7 +40,7 @@ def test_torchrun_two_processes_on_cpu_trains_and_stores_once(tmp_path):
     rows = sqlite3.connect(out / "results.sqlite").execute("SELECT COUNT(*) FROM results").fetchone()[0]
     assert rows == 1
     state = checkpoint.load(next((out / "pretrain").glob("*/checkpoint.pt")))
-    assert state["step"] == 2  # 1,437 images / (2 ranks x 256) = 2 steps per epoch
+    assert state["step"] == 5  # global batch 256 = 2 x 128: 1,437 images give 5 steps per epoch
 
 
 def test_kill_9_then_resume_reaches_the_uninterrupted_weights(tmp_path):

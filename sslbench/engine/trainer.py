@@ -77,12 +77,16 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
     if channels_last:
         learner = learner.to(memory_format=torch.channels_last)
 
-    batch = config.train.batch_size
+    world = dist.world_size()
+    if config.train.batch_size % world:
+        raise ConfigError(f"invalid value {config.train.batch_size} for train.batch_size: the global batch must "
+                          f"divide evenly over the {world} processes")
+    batch = config.train.batch_size // world  # train.batch_size is the global batch
     per_epoch = steps_per_epoch(len(train_set), batch)
     if per_epoch == 0:
         raise ConfigError(
-            f"invalid value {batch} for train.batch_size: larger than the {len(train_set)} training images "
-            f"of {spec.name!r} per process"
+            f"invalid value {config.train.batch_size} for train.batch_size: larger than the {len(train_set)} "
+            f"training images of {spec.name!r}"
         )
     total = per_epoch * config.train.epochs
     if config.train.max_steps:
