@@ -123,7 +123,7 @@ def parse_labels(obj: Any, source: str = LABELS_FILE) -> Binned:
                 frame = int(FRAMERATE * (position / 1000))
             else:
                 frame = FRAMERATE * (seconds + 60 * minutes)
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
             raise SSLBenchError(f"{source}: {what} is malformed ({type(exc).__name__}: {exc}); expected "
                                 '"gameTime" like "1 - 12:34", "label", optionally "position" (ms) and '
                                 '"visibility"') from None
