@@ -23,6 +23,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "sslbench.default_plugins.datasets",
     "sslbench.default_plugins.protocols",
     "sslbench.default_plugins.spotting",
+    "sslbench.default_plugins.devtools",
 )
 
 
