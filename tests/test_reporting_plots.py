@@ -79,7 +79,8 @@ def test_loss_curves_from_pretraining_logs(tmp_path):
     dirs = pretrain_dirs(root)
     assert [d.name for d in dirs] == ["moco-digits-a", "moco-digits-b"]
     fig = loss_curves(dirs)
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    legend = fig.axes[0].get_legend() or fig.legends[0]  # long labels go under the axes
+    labels = [t.get_text() for t in legend.get_texts()]
     assert labels == ["moco digits (moco.temperature=0.1)", "moco digits (moco.temperature=0.2)"]
     assert list(fig.axes[0].lines[0].get_xdata()) == [11, 22, 33, 44]
     result = CliRunner().invoke(cli, ["plot", "loss", "-o", str(root), "--save", str(tmp_path / "loss.png"),

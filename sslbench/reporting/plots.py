@@ -86,7 +86,7 @@ def metric_vs_value(df: Any, x: str, protocol: str | None = None, metric: str | 
     ax.set_ylabel(f"{protocol} {metric} ({'higher' if higher else 'lower'} is better)")
     ax.set_title(f"{protocol} {metric} against {x} (mean ± std over seeds)")
     ax.grid(True, alpha=0.3)
-    ax.legend()
+    _legend(fig, ax)
     return fig
 
 
@@ -120,14 +120,27 @@ def _run_labels(run_dirs: Sequence[Path]) -> list[str]:
             configs.append(yaml.safe_load(path.read_text()) or {} if path.is_file() else {})
         except yaml.YAMLError:
             configs.append({})
-    keys = [k for k in varying_keys(configs) if k not in ("method", "dataset")]
     labels = []
     for d, config in zip(run_dirs, configs):
+        # only what tells apart runs of the same method and dataset (presets differ between methods)
+        peers = [c for c in configs if (c.get("method"), c.get("dataset")) == (config.get("method"), config.get("dataset"))]
+        keys = [k for k in varying_keys(peers) if k not in ("method", "dataset")]
         flat = flatten(config)
         head = " ".join(str(config[k]) for k in ("method", "dataset") if k in config) or d.name
-        extra = ", ".join(f"{k}={label(flat.get(k))}" for k in keys[:4])
+        extra = ", ".join(f"{k}={label(flat.get(k))}" for k in keys[:3])
         labels.append(f"{head} ({extra})" if extra else head)
     return labels
+
+
+def _legend(fig: Any, ax: Any) -> None:
+    """Inside the axes when the labels are short, else under them (never over the curves)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return
+    if max(map(len, labels)) <= 28 and len(labels) <= 6:
+        ax.legend(fontsize="small")
+    else:
+        fig.legend(handles, labels, loc="outside lower center", fontsize="small", ncols=1 if len(labels) < 5 else 2)
 
 
 def loss_curves(run_dirs: Sequence[str | Path], x: str = "step") -> Any:
@@ -140,12 +153,12 @@ def loss_curves(run_dirs: Sequence[str | Path], x: str = "step") -> Any:
         raise SSLBenchError(f"invalid x axis {x!r}: expected step or epoch")
     fig = _figure()
     ax = fig.add_subplot()
-    for d, name in zip(run_dirs, _run_labels(run_dirs)):
+    for name, d in sorted(zip(_run_labels(run_dirs), run_dirs), key=lambda pair: pair[0]):
         records = read_log(d)
         ax.plot([r.get(x, i + 1) for i, r in enumerate(records)], [r["loss"] for r in records], marker=".", label=name)
     ax.set_xlabel(x)
     ax.set_ylabel("training loss (epoch mean)")
     ax.set_title("Pretraining loss")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
+    _legend(fig, ax)
     return fig

@@ -224,6 +224,4 @@ def label(value: Any) -> str:
         return MISSING
     if isinstance(value, bool):
         return str(value).lower()
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(value)
     return str(value)

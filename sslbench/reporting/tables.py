@@ -83,12 +83,15 @@ def rank_marks(values: Sequence[float | None], higher_is_better: bool | None, de
 
 def _auto_dimensions(df: Any, placed: Sequence[str]) -> list[str]:
     """Identity dimensions that vary in ``df`` but were not placed: they must not be averaged."""
+    same = bool((df["dataset"] == df["eval_dataset"]).all())  # no transfer: both name the same thing
     out = []
     for dim in AUTO_DIMENSIONS:
         if dim in placed or df[dim].nunique() < 2:
             continue
-        if dim == "dataset" and "eval_dataset" not in placed and (df["dataset"] == df["eval_dataset"]).all():
-            continue  # without transfer the evaluation dataset names the same thing
+        if same and dim == "eval_dataset" and "dataset" in placed:
+            continue
+        if same and dim == "dataset":
+            continue  # eval_dataset (placed or added next) tells the datasets apart
         out.append(dim)
     return out
 
@@ -135,6 +138,9 @@ def build_table(df: Any, rows: Sequence[str] = DEFAULT_ROWS, columns: Sequence[s
     columns = _auto_dimensions(df, rows + columns) + columns
     df = add_dimensions(df, rows + columns)
     notes: list[str] = []
+    for dim in rows + columns:
+        if dim not in DIMENSIONS and all(v is None for v in df[dim]):
+            notes.append(f"no result has a value for {dim!r}: check the key (e.g. moco.temperature, train.epochs)")
     order: dict[str, dict[str, tuple]] = {}
     for dim in rows + columns:
         labels = [label(v) for v in df[dim]]
