@@ -270,6 +270,24 @@ def plot_metric(x: str, protocol: str | None, metric: str | None, by: str, where
     click.echo(f"wrote {save_figure(metric_vs_value(df, x, protocol, metric, by), save)}")
 
 
+@plot.command(name="curve")
+@click.option("--protocol", "-p", help="Protocol (needed when several are stored).")
+@click.option("--name", help="Metric name before the '@' (needed when several are indexed, e.g. top1 or R).")
+@click.option("--by", default="method", show_default=True, help="One line per value of this dimension.")
+@click.option("--where", multiple=True, metavar="KEY=V1,V2", help="Keep matching results (as for `table`).")
+@click.option("--output-dir", "-o", type=click.Path(), help=f"Where results live (default ./{DEFAULT_OUTPUT}).")
+@click.option("--save", required=True, type=click.Path(), help="Image file to write (.png, .svg or .pdf).")
+def plot_curve(protocol: str | None, name: str | None, by: str, where: tuple[str, ...], output_dir: str | None,
+               save: str) -> None:
+    """Metrics indexed by a number (R@1/5/10, top1@k20/k200, mAP@<tolerance>s) against that number."""
+    from .reporting.plots import metric_curve, save as save_figure
+    from .reporting.records import apply_where
+    from .store import read
+
+    df = apply_where(read(_store_path(output_dir)), where)
+    click.echo(f"wrote {save_figure(metric_curve(df, protocol, name, by), save)}")
+
+
 @plot.command(name="loss")
 @click.option("--runs", default="*", show_default=True,
               help="Glob over pretraining folder names (<method>-<dataset>-<backbone>-<hash>), e.g. 'moco-*'.")

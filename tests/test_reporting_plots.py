@@ -87,3 +87,20 @@ def test_loss_curves_from_pretraining_logs(tmp_path):
                                       "--runs", "moco-*"])
     assert result.exit_code == 0 and "2 run(s)" in result.output
     _assert_real_image(tmp_path / "loss.png")
+
+
+def test_metric_curve_over_a_number_in_the_metric_name(tmp_path):
+    from sslbench.reporting.plots import metric_curve
+
+    store = tmp_path / "runs" / "results.sqlite"
+    for method, base in [("sce", 70.0), ("moco", 60.0)]:
+        for seed in (0, 1):
+            for tolerance in (1, 2, 5):  # the shape a t-AmAP protocol would store: mAP@<delta>s
+                add(store, method, base + tolerance + seed, metric=f"mAP@{tolerance}s", protocol="spotting", seed=seed)
+    fig = metric_curve(frame(store))
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "N (s)" and ax.get_ylabel() == "spotting mAP"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["moco", "sce"]
+    result = CliRunner().invoke(cli, ["plot", "curve", "-o", str(store.parent), "--save", str(tmp_path / "c.png")])
+    assert result.exit_code == 0, result.output
+    _assert_real_image(tmp_path / "c.png")

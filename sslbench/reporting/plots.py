@@ -2,12 +2,15 @@
 
 Figures are built on :class:`matplotlib.figure.Figure` directly, never through pyplot, so no GUI
 backend is touched (saving uses the Agg canvas) and nothing global leaks between calls.
-Still to come: mAP against tolerance for t-AmAP once spotting results carry per-tolerance rows.
+:func:`metric_curve` draws metrics indexed by a number in their name (``R@1/5/10``,
+``top1@k20/k200``); mAP against tolerance for t-AmAP uses it once a spotting protocol stores one
+row per tolerance (named like ``mAP@5s``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -85,6 +88,40 @@ def metric_vs_value(df: Any, x: str, protocol: str | None = None, metric: str | 
     ax.set_xlabel(x)
     ax.set_ylabel(f"{protocol} {metric} ({'higher' if higher else 'lower'} is better)")
     ax.set_title(f"{protocol} {metric} against {x} (mean ± std over seeds)")
+    ax.grid(True, alpha=0.3)
+    _legend(fig, ax)
+    return fig
+
+
+#: ``top1@k20`` -> (top1, k, 20, ""); ``R@5`` -> (R, "", 5, ""); ``mAP@5s`` -> (mAP, "", 5, "s")
+INDEXED_METRIC = re.compile(r"^(?P<name>[^@]+)@(?P<key>[A-Za-z]*)(?P<x>\d+(?:\.\d+)?)(?P<unit>[A-Za-z%]*)$")
+
+
+def metric_curve(df: Any, protocol: str | None = None, name: str | None = None, by: str = "method") -> Any:
+    """One line per ``by`` value over the metrics of one protocol that share a name and differ in
+    a number (``R@1``, ``R@5``, ``R@10`` -> recall against N), mean ± std over seeds."""
+    if df.empty:
+        raise SSLBenchError("no results to plot")
+    df = latest(df)
+    protocol = _pick(df, "protocol", protocol)
+    df = df[df["protocol"] == protocol]
+    parsed = [INDEXED_METRIC.match(m) for m in df["metric"]]
+    df = df.assign(_name=[m["name"] if m else None for m in parsed], _x=[float(m["x"]) if m else None for m in parsed])
+    df = df[df["_name"].notna()]
+    if df.empty:
+        raise SSLBenchError(f"no metric of {protocol!r} is indexed by a number (like R@5 or top1@k20)")
+    name = _pick(df.rename(columns={"_name": "name"}), "name", name)
+    df = add_dimensions(df[df["_name"] == name], [by])
+    match = next(m for m in parsed if m and m["name"] == name)
+    fig = _figure()
+    ax = fig.add_subplot()
+    for group in sorted(set(map(label, df[by])), key=sort_key):
+        stats = df[[label(v) == group for v in df[by]]].groupby("_x")["value"].agg(["mean", "std"]).fillna(0.0)
+        ax.errorbar(stats.index, stats["mean"], yerr=stats["std"], marker="o", capsize=3, label=group)
+    unit = f" ({match['unit']})" if match["unit"] else ""
+    ax.set_xlabel((match["key"] or "N") + unit)
+    ax.set_ylabel(f"{protocol} {name}")
+    ax.set_title(f"{protocol} {name} against {match['key'] or 'N'}{unit} (mean ± std over seeds)")
     ax.grid(True, alpha=0.3)
     _legend(fig, ax)
     return fig

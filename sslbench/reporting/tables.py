@@ -113,6 +113,22 @@ def _check_dims(df: Any, dims: Sequence[str]) -> None:
                                 f"or a config key such as moco.temperature or train.epochs")
 
 
+def _one_per_seed(df: Any, keys: list[str], notes: list[str]) -> Any:
+    """Keep the latest record per cell and seed; note which config keys made records collide."""
+    df = df.sort_values("id" if "id" in df.columns else "created_at", kind="stable")
+    conflicts = df.groupby(keys, sort=False)["eval_key"].nunique()
+    conflicts = conflicts[conflicts > 1]
+    if len(conflicts):
+        clashing = df.set_index(keys).loc[conflicts.index]
+        protocols = set(df["protocol"])
+        differing = varying_keys([parse_config(c) for c in clashing["config_json"]],
+                                 ignore=("protocols", "seed", *(f"{p}." for p in protocols)))
+        notes.append(f"{len(conflicts)} cell(s) hold results of configs differing in "
+                     f"{', '.join(differing) or 'protocol settings'}; the latest is shown. Add the key to the "
+                     "rows or columns, or filter with --where.")
+    return df.drop_duplicates(keys, keep="last")
+
+
 def build_table(df: Any, rows: Sequence[str] = DEFAULT_ROWS, columns: Sequence[str] = DEFAULT_COLUMNS,
                 decimals: int = 2, baseline: str | None = None,
                 defaults: Mapping[str, Mapping[str, Any]] | None = None) -> Table:
@@ -149,19 +165,7 @@ def build_table(df: Any, rows: Sequence[str] = DEFAULT_ROWS, columns: Sequence[s
     row_keys = [f"_{d}" for d in rows]
     col_keys = [f"_{d}" for d in columns]
     per_seed = row_keys + col_keys + ([] if "seed" in rows + columns else ["seed"])
-    df = df.sort_values("id" if "id" in df.columns else "created_at", kind="stable")
-    conflicts = df.groupby(per_seed, sort=False)["eval_key"].nunique()
-    conflicts = conflicts[conflicts > 1]
-    if len(conflicts):
-        clashing = df.set_index(per_seed).loc[conflicts.index]
-        protocols = set(df["protocol"])
-        keys = varying_keys([parse_config(c) for c in clashing["config_json"]],
-                            ignore=("protocols", "seed", *(f"{p}." for p in protocols)))
-        notes.append(f"{len(conflicts)} cell(s) hold results of configs differing in "
-                     f"{', '.join(keys) or 'protocol settings'}; the latest is shown. Add the key to the "
-                     "rows or columns, or filter with --where.")
-    df = df.drop_duplicates(per_seed, keep="last")
-
+    df = _one_per_seed(df, per_seed, notes)
     df["_column"] = [_column_label(columns, vals) for vals in zip(*(df[d] for d in columns))]
     col_order = (df.drop_duplicates("_column")
                    .assign(_k=lambda x: [tuple(order[d][lab] for d, lab in zip(columns, vals))
