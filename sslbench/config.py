@@ -100,6 +100,8 @@ class TrainConfig:
     device: str = "auto"
     max_steps: int = 0
     sync_bn: bool = False
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    compile: bool = False
 
     def __post_init__(self) -> None:
         check(self.epochs >= 0, "train.epochs", self.epochs, "an integer >= 0")

@@ -77,3 +77,9 @@ def test_unwritable_output_dir_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(cli, ["run", "-m", "random", "-p", "knn", "-d", "digits", "-o", str(blocker / "x"),
                                       "--no-progress"])
     assert result.exit_code == 2 and "not writable" in result.output
+
+
+def test_bf16_autocast_runs_on_cpu(tmp_path):
+    result = _run(tmp_path / "out", "-m", "moco", "-p", "knn", "--set", "train.precision=bf16")
+    assert result.exit_code == 0, result.output
+    assert "moco on digits" in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -102,12 +103,14 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
             learner = nn.SyncBatchNorm.convert_sync_batchnorm(learner)
         model = nn.parallel.DistributedDataParallel(learner, device_ids=[device.index] if device.type == "cuda" else None)
 
+    scaler = torch.amp.GradScaler(device.type, enabled=config.train.precision == "fp16" and device.type == "cuda")
     start_epoch, step, resumed_from = 0, 0, None
     ckpt_path = run_dir / CHECKPOINT
     if resume and ckpt_path.is_file():
         state = checkpoint.load(ckpt_path)
         learner.load_state_dict(state["learner"])
         optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state.get("scaler", {}))
         start_epoch, step = int(state["epoch"]), int(state["step"])
         resumed_from = start_epoch
         _restore_rng(state["rng"])
@@ -117,41 +120,46 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
     log_path = run_dir / "log.jsonl"
     bar = _progress(total, step, f"pretrain {method.name}", progress and dist.is_main())
     learner.train()
+    if config.train.compile:
+        model = torch.compile(model)
+    autocast = _autocast(config.train.precision, device)
+    # a host-device sync per step costs GPU time: check the loss every few steps there (every step on CPU)
+    check_every = 1 if device.type == "cpu" else 25
     epoch = start_epoch
     while epoch < config.train.epochs and step < total:
         aug_gen = torch.Generator(device=device)
         aug_gen.manual_seed(int(epoch_generator(config.seed, epoch, salt=1).initial_seed()) + dist.rank())
-        losses = []
+        loss_sum, loss_count, checked_from = torch.zeros((), device=device), 0, step
         for images, labels in iterate_batches(train_set, batch, True, config.seed, epoch, True, config.data.num_workers):
             if step >= total:
                 break
             set_lr(optimizer, warmup_cosine_lr(step, total, warmup, base_lr, config.train.min_lr))
             method.on_step(step, total)
-            out = model(views.train_views(images, aug_gen), labels.to(device))
-            loss = out["loss"]
+            with autocast:
+                loss = model(views.train_views(images, aug_gen), labels.to(device))["loss"]
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                raise TrainingError(
-                    f"non-finite loss {value} at step {step} (epoch {epoch}); the last good checkpoint is "
-                    f"{ckpt_path if ckpt_path.exists() else 'not written yet'}; lower train.lr or check the data"
-                )
-            optimizer.step()
+            scaler.scale(loss).backward()
+            loss_sum += loss.detach().float()
+            loss_count += 1
+            if (step + 1 - checked_from) % check_every == 0:
+                _check_finite(loss_sum, checked_from, step, epoch, ckpt_path)
+                checked_from = step + 1
+                bar.set_postfix(loss=f"{float(loss.detach()):.3f}", epoch=epoch)
+            scaler.step(optimizer)
+            scaler.update()
             learner.after_step(step, total)
-            losses.append(value)
             step += 1
             bar.update(1)
-            bar.set_postfix(loss=f"{value:.3f}", epoch=epoch)
+        _check_finite(loss_sum, checked_from, step - 1, epoch, ckpt_path)
         epoch += 1
-        if losses:
-            final_loss = float(dist.all_reduce_mean(torch.tensor(float(np.mean(losses)))))
+        if loss_count:
+            final_loss = float(dist.all_reduce_mean(loss_sum / loss_count))
         if dist.is_main():
             with open(log_path, "a") as fh:
                 fh.write(json.dumps({"epoch": epoch, "step": step, "loss": final_loss,
                                      "lr": optimizer.param_groups[0]["lr"]}) + "\n")
             checkpoint.save({"learner": learner.state_dict(), "optimizer": optimizer.state_dict(),
-                             "epoch": epoch, "step": step, "rng": _rng_state(),
+                             "scaler": scaler.state_dict(), "epoch": epoch, "step": step, "rng": _rng_state(),
                              "pretrain_hash": config.pretrain_hash()}, ckpt_path)
         if stop_after_epochs is not None and epoch >= stop_after_epochs:
             bar.close()
@@ -161,6 +169,25 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
         checkpoint.save({"backbone": learner.backbone.state_dict(), "pretrain_hash": config.pretrain_hash(),
                          "method": method.name, "backbone_name": config.model.backbone}, run_dir / BACKBONE)
     return PretrainOutcome(learner.backbone, time.perf_counter() - t0, step, final_loss, resumed_from)
+
+
+def _check_finite(loss_sum: torch.Tensor, first: int, last: int, epoch: int, ckpt_path: Path) -> None:
+    """Stop on a non-finite loss, naming the steps and the last good checkpoint."""
+    value = float(loss_sum)
+    if math.isfinite(value):
+        return
+    where = f"step {last}" if first >= last else f"steps {first}-{last}"
+    raise TrainingError(
+        f"non-finite loss {value} at {where} (epoch {epoch}); the last good checkpoint is "
+        f"{ckpt_path if ckpt_path.exists() else 'not written yet'}; lower train.lr or check the data"
+    )
+
+
+def _autocast(precision: str, device: torch.device) -> Any:
+    """Mixed precision: bf16 or fp16 autocast (fp16 with a GradScaler on CUDA); fp32 is a no-op."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
 
 
 def _load_size(config: Any) -> int:
