@@ -171,3 +171,21 @@ def test_tiny_imagenet_errors_name_the_path_and_layout(tmp_path):
     (base / "wnids.txt").write_text("\n".join(WNIDS + ["n00000001"]))
     with pytest.raises(DatasetError, match="missing class folder"):
         load_tiny_imagenet(str(tmp_path), "train")
+
+
+# ----------------------------------------------------------------- ImageNet (ImageFolder)
+
+
+def test_imagenet_reads_train_and_val_folders(tmp_path):
+    rng = np.random.default_rng(1)
+    for split, n in (("train", 2), ("val", 1)):
+        for wnid in WNIDS[:2]:
+            for i in range(n):
+                _jpeg(tmp_path / split / wnid / f"{wnid}_{i}.JPEG", rng)
+    spec = registries().datasets.get("imagenet")
+    assert (spec.num_classes, spec.test_split) == (1000, "val")
+    train = spec.load(str(tmp_path), "train", 32)
+    val = spec.load(str(tmp_path), "val", 32)
+    assert (len(train), len(val)) == (4, 2)
+    image, label = val[1]
+    assert tuple(image.shape) == (3, 32, 32) and image.dtype == torch.uint8 and label == 1
