@@ -17,8 +17,16 @@ import torch.nn.functional as F
 from ..augment import AugSpec
 
 
-def _uniform(n: int, low: float, high: float, gen: torch.Generator | None, device) -> torch.Tensor:
-    return torch.rand(n, generator=gen, device=device) * (high - low) + low
+def _uniform(n: int, low: float, high: float, gen: torch.Generator | None, device, group: int = 1) -> torch.Tensor:
+    return _rand(n, gen, device, group) * (high - low) + low
+
+
+def _rand(n: int, gen: torch.Generator | None, device, group: int = 1) -> torch.Tensor:
+    """U[0, 1) per sample; with ``group`` > 1, one draw per run of ``group`` consecutive samples
+    (the frames of one video clip), repeated over the run."""
+    if group == 1:
+        return torch.rand(n, generator=gen, device=device)
+    return torch.rand(n // group, generator=gen, device=device).repeat_interleave(group)
 
 
 def _gray(x: torch.Tensor) -> torch.Tensor:
@@ -58,17 +66,19 @@ def hsv_to_rgb(x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def random_resized_crop(x: torch.Tensor, size: int, scale, ratio, flip_p: float, gen=None) -> torch.Tensor:
-    """Per-sample random resized crop (+ horizontal flip) of a batch via one affine grid."""
+def random_resized_crop(x: torch.Tensor, size: int, scale, ratio, flip_p: float, gen=None,
+                        group: int = 1) -> torch.Tensor:
+    """Per-sample random resized crop (+ horizontal flip) of a batch via one affine grid
+    (``group``: one crop per run of ``group`` consecutive samples, see :func:`augment_batch`)."""
     n, device = x.shape[0], x.device
-    area = _uniform(n, scale[0], scale[1], gen, device)
-    log_r = _uniform(n, math.log(ratio[0]), math.log(ratio[1]), gen, device)
+    area = _uniform(n, scale[0], scale[1], gen, device, group)
+    log_r = _uniform(n, math.log(ratio[0]), math.log(ratio[1]), gen, device, group)
     aspect = torch.exp(log_r)
     w = torch.sqrt(area * aspect).clamp(max=1.0)
     h = torch.sqrt(area / aspect).clamp(max=1.0)
-    cx = (torch.rand(n, generator=gen, device=device) * 2 - 1) * (1 - w)
-    cy = (torch.rand(n, generator=gen, device=device) * 2 - 1) * (1 - h)
-    flip = torch.where(torch.rand(n, generator=gen, device=device) < flip_p, -1.0, 1.0)
+    cx = (_rand(n, gen, device, group) * 2 - 1) * (1 - w)
+    cy = (_rand(n, gen, device, group) * 2 - 1) * (1 - h)
+    flip = torch.where(_rand(n, gen, device, group) < flip_p, -1.0, 1.0)
     theta = torch.zeros(n, 2, 3, device=device, dtype=x.dtype)
     theta[:, 0, 0] = w * flip
     theta[:, 0, 2] = cx
@@ -97,32 +107,41 @@ def _where(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor
     return torch.where(mask.view(-1, 1, 1, 1), a, b)
 
 
-def augment_batch(x: torch.Tensor, spec: AugSpec, size: int, gen: torch.Generator | None = None) -> torch.Tensor:
+def augment_batch(x: torch.Tensor, spec: AugSpec, size: int, gen: torch.Generator | None = None,
+                  group: int = 1) -> torch.Tensor:
     """Apply ``spec`` to a float batch (B, C, H, W) in [0, 1]; returns (B, C, size, size), where
-    ``spec.size`` (a multi-crop local view) takes precedence over ``size``."""
+    ``spec.size`` (a multi-crop local view) takes precedence over ``size``.
+
+    ``group`` > 1 draws one set of random parameters (crop, flip, colour, blur, solarize) per run
+    of ``group`` consecutive samples and applies it to all of them: the frames of a video clip
+    laid out as (B * T, C, H, W) with ``group=T`` (:mod:`sslbench.video.augment`). The additive
+    pixel noise stays per sample. ``group=1`` draws exactly as before.
+    """
     size = spec.size or size
-    x = random_resized_crop(x, size, spec.crop_scale, spec.crop_ratio, spec.flip_p, gen)
+    if x.shape[0] % group:
+        raise ValueError(f"batch of {x.shape[0]} is not a whole number of groups of {group}")
+    x = random_resized_crop(x, size, spec.crop_scale, spec.crop_ratio, spec.flip_p, gen, group)
     n, device = x.shape[0], x.device
 
     def coin(p: float) -> torch.Tensor:
-        return torch.rand(n, generator=gen, device=device) < p
+        return _rand(n, gen, device, group) < p
 
     if spec.jitter_p > 0:
         jit = coin(spec.jitter_p)
         y = x
         if spec.brightness > 0:
-            f = _uniform(n, max(0.0, 1 - spec.brightness), 1 + spec.brightness, gen, device)
+            f = _uniform(n, max(0.0, 1 - spec.brightness), 1 + spec.brightness, gen, device, group)
             y = (y * f.view(-1, 1, 1, 1)).clamp(0, 1)
         if spec.contrast > 0:
-            f = _uniform(n, max(0.0, 1 - spec.contrast), 1 + spec.contrast, gen, device).view(-1, 1, 1, 1)
+            f = _uniform(n, max(0.0, 1 - spec.contrast), 1 + spec.contrast, gen, device, group).view(-1, 1, 1, 1)
             mean = _gray(y).mean((1, 2, 3), keepdim=True)
             y = ((y - mean) * f + mean).clamp(0, 1)
         if spec.saturation > 0 and x.shape[1] == 3:
-            f = _uniform(n, max(0.0, 1 - spec.saturation), 1 + spec.saturation, gen, device).view(-1, 1, 1, 1)
+            f = _uniform(n, max(0.0, 1 - spec.saturation), 1 + spec.saturation, gen, device, group).view(-1, 1, 1, 1)
             g = _gray(y)
             y = ((y - g) * f + g).clamp(0, 1)
         if spec.hue > 0 and x.shape[1] == 3:
-            shift = _uniform(n, -spec.hue, spec.hue, gen, device).view(-1, 1, 1)
+            shift = _uniform(n, -spec.hue, spec.hue, gen, device, group).view(-1, 1, 1)
             hsv = rgb_to_hsv(y)
             hsv = torch.stack(((hsv[:, 0] + shift) % 1.0, hsv[:, 1], hsv[:, 2]), 1)
             y = hsv_to_rgb(hsv).clamp(0, 1)
@@ -130,7 +149,7 @@ def augment_batch(x: torch.Tensor, spec: AugSpec, size: int, gen: torch.Generato
     if spec.grayscale_p > 0 and x.shape[1] == 3:
         x = _where(coin(spec.grayscale_p), _gray(x).expand_as(x), x)
     if spec.blur_p > 0:
-        sigma = _uniform(n, spec.blur_sigma[0], spec.blur_sigma[1], gen, device)
+        sigma = _uniform(n, spec.blur_sigma[0], spec.blur_sigma[1], gen, device, group)
         x = _where(coin(spec.blur_p), gaussian_blur(x, sigma), x)
     if spec.solarize_p > 0:
         x = _where(coin(spec.solarize_p), torch.where(x >= 0.5, 1.0 - x, x), x)
