@@ -62,6 +62,12 @@ def _imagenet(root, split, image_size):
     return load_imagenet(root, split, image_size)
 
 
+def _coco(root, split, image_size):
+    from sslbench.coco import load_coco
+
+    return load_coco(root, split, image_size)
+
+
 def _voc2007(root, split, image_size):
     from sslbench.voc import load_voc2007
 
@@ -121,4 +127,10 @@ def register_datasets(register):
         train_split="trainval", pretrain_split="trainval",
         defaults={"data": {"input_size": 224}, "model": {"backbone": "resnet50"}},
         description="Pascal VOC2007 (VOCdevkit layout), multi-label 20 classes: the low-shot set of Table 4.9",
+    ))
+    register(DatasetSpec(
+        name="coco", load=_coco, num_classes=0, splits=("train2017", "val2017"), train_split="train2017",
+        test_split="val2017", pretrain_split="train2017",
+        defaults={"data": {"input_size": 224}, "model": {"backbone": "resnet50"}},
+        description="COCO-format detection set: annotations/instances_<split>.json + <split>/ images (Table 4.11)",
     ))

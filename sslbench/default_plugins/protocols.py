@@ -1,8 +1,10 @@
-"""Built-in protocols: kNN, linear probing (SGD / L-BFGS), finetuning, retrieval, low-shot SVMs."""
+"""Built-in protocols: kNN, linear probing (SGD / L-BFGS), finetuning, retrieval, low-shot SVMs,
+detection."""
 
 from __future__ import annotations
 
 from sslbench import hookimpl
+from sslbench.protocols.detection import Detection
 from sslbench.protocols.finetune import Finetune
 from sslbench.protocols.knn import KNN
 from sslbench.protocols.linear import Linear
@@ -17,3 +19,4 @@ def register_protocols(register):
     register(Finetune)
     register(Retrieval)
     register(LowShot)
+    register(Detection)

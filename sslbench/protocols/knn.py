@@ -79,13 +79,17 @@ def nearest_neighbours(queries: Any, bank: Any, k: int, query_chunk: int = 1024,
         if b_mean is not None:
             b = b - b_mean
         b = F.normalize(b, dim=1)
+        # one similarity buffer per bank chunk, reused across query chunks: allocating a fresh
+        # (query_chunk x bank_chunk) matrix each time costs page faults comparable to the GEMM
+        buffer = torch.empty(min(query_chunk, nq), len(b))
         sims, idxs = [], []
         for qs in range(0, nq, query_chunk):
             q = rows(queries, qs, qs + query_chunk)
             if q_mean is not None:
                 q = q - q_mean
             q = F.normalize(q, dim=1)
-            top = (q @ b.T).topk(min(kmax, len(b)), dim=1)
+            sim_block = torch.mm(q, b.T, out=buffer[:len(q)])
+            top = sim_block.topk(min(kmax, len(b)), dim=1, sorted=False)
             sims.append(top.values)
             idxs.append(top.indices + bs)
         sim = torch.cat([best_sim, torch.cat(sims)], 1)

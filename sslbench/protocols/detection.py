@@ -1,0 +1,259 @@
+"""Object detection / instance segmentation on a COCO-format dataset (thesis 4.4.4, Table 4.11).
+
+The thesis trains a Mask R-CNN initialised from the pretrained ResNet-50 "up to the C4 layer"
+(detectron2's R50-C4, following Wang et al. 2021) and reports COCO AP^box and AP^mask. Here the
+model is torchvision's Mask R-CNN (Faster R-CNN when the dataset has no segmentations) on a
+ResNet + FPN backbone, because torchvision has no C4 head: the ResNet trunk (all of its stages)
+is copied from the pretrained backbone, its batch norms frozen with their pretrained statistics
+(torchvision's ``FrozenBatchNorm2d``, as its own detection backbones do), FPN, RPN and heads
+newly initialised; so numbers are comparable between methods here, not to Table 4.11 itself.
+AP is COCO's AP over IoU 0.5:0.95 computed by pycocotools' ``COCOeval`` (``stats[0]``), in
+percent; AP50 is ``stats[1]``.
+
+Presets: ``1x`` (the standard 90k-iteration schedule: batch 16, lr 0.02 x batch / 16, steps at
+60k and 80k, 1,000 linear warm-up iterations, images 800-1333 px) and ``tiny`` (a few
+iterations on 64 px images: a CPU smoke test, not a benchmark).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from ..config import check
+from ..errors import SSLBenchError
+from ..protocol import Metric, Protocol
+
+DETECTION_PRESETS: dict[str, dict[str, Any]] = {
+    "1x": {"iterations": 90_000, "batch_size": 16, "lr": 0.02, "milestones": [60_000, 80_000], "warmup": 1000,
+           "min_size": 800, "max_size": 1333},
+    "tiny": {"iterations": 4, "batch_size": 2, "lr": 0.01, "milestones": [], "warmup": 0, "min_size": 64,
+             "max_size": 64},
+}
+
+
+@dataclass
+class DetectionParams:
+    """Preset plus overrides (None = the preset's value)."""
+
+    preset: Literal["1x", "tiny"] = "1x"
+    iterations: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    milestones: list[int] | None = None
+    warmup: int | None = None
+    min_size: int | None = None
+    max_size: int | None = None
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    masks: Literal["auto", "yes", "no"] = "auto"
+    flip_p: float = 0.5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check(self.preset in DETECTION_PRESETS, "detection.preset", self.preset,
+              f"one of {', '.join(DETECTION_PRESETS)}")
+        for key, value in DETECTION_PRESETS[self.preset].items():
+            if getattr(self, key) is None:
+                setattr(self, key, list(value) if isinstance(value, list) else value)
+        check(self.iterations > 0, "detection.iterations", self.iterations, "a positive integer")
+        check(self.batch_size > 0, "detection.batch_size", self.batch_size, "a positive integer")
+        check(self.lr > 0, "detection.lr", self.lr, "a positive number")
+        check(self.warmup >= 0, "detection.warmup", self.warmup, "an integer >= 0")
+        check(0 < self.min_size <= self.max_size, "detection.min_size", self.min_size, "0 < min_size <= max_size")
+
+    def lr_at(self, it: int) -> float:
+        """lr x batch / 16, linear warm-up from a third, x0.1 at each milestone."""
+        base = self.lr * self.batch_size / 16 * 0.1 ** sum(it >= m for m in self.milestones)
+        if it < self.warmup:
+            return base * (1 / 3 + (2 / 3) * it / self.warmup)
+        return base
+
+
+def _require_pycocotools() -> None:
+    try:
+        import pycocotools  # noqa: F401
+    except ImportError:
+        raise SSLBenchError("protocol 'detection' needs pycocotools: pip install pycocotools") from None
+
+
+def resnet_fpn(backbone: Any) -> Any:
+    """An FPN backbone over a copy of the pretrained torchvision ResNet trunk (frozen BN)."""
+    import torch
+    from torchvision.models import ResNet
+    from torchvision.models.detection.backbone_utils import BackboneWithFPN
+    from torchvision.ops.misc import FrozenBatchNorm2d
+
+    trunk = getattr(backbone, "trunk", backbone)
+    if not isinstance(trunk, ResNet):
+        raise SSLBenchError(f"protocol 'detection' needs a torchvision ResNet backbone (resnet18, resnet50), "
+                            f"not {type(trunk).__name__}")
+    if trunk.conv1.in_channels != 3:
+        raise SSLBenchError("protocol 'detection' needs a 3-channel backbone (COCO images are RGB)")
+    body = copy.deepcopy(trunk).cpu()
+
+    def freeze(module: Any) -> Any:
+        for name, child in module.named_children():
+            if isinstance(child, torch.nn.BatchNorm2d):
+                frozen = FrozenBatchNorm2d(child.num_features, eps=child.eps)
+                frozen.weight.copy_(child.weight.detach())
+                frozen.bias.copy_(child.bias.detach())
+                frozen.running_mean.copy_(child.running_mean)
+                frozen.running_var.copy_(child.running_var)
+                setattr(module, name, frozen)
+            else:
+                freeze(child)
+        return module
+
+    body = freeze(body)
+    channels = []
+    x = torch.zeros(1, 3, 64, 64)
+    with torch.no_grad():
+        x = body.maxpool(body.relu(body.bn1(body.conv1(x))))
+        for layer in (body.layer1, body.layer2, body.layer3, body.layer4):
+            x = layer(x)
+            channels.append(x.shape[1])
+    return BackboneWithFPN(body, {"layer1": "0", "layer2": "1", "layer3": "2", "layer4": "3"}, channels, 256)
+
+
+def build_detector(backbone: Any, num_classes: int, masks: bool, p: DetectionParams, mean, std) -> Any:
+    """torchvision Mask R-CNN (or Faster R-CNN) with ``num_classes`` + background outputs."""
+    from torchvision.models.detection import FasterRCNN, MaskRCNN
+
+    cls = MaskRCNN if masks else FasterRCNN
+    mean, std = list(mean), list(std)
+    if len(mean) == 1:
+        mean, std = mean * 3, std * 3
+    return cls(resnet_fpn(backbone), num_classes=num_classes + 1, min_size=p.min_size, max_size=p.max_size,
+               image_mean=mean, image_std=std)
+
+
+def coco_results(predictions: dict[int, dict[str, Any]], category_ids: list[int]) -> tuple[list[dict], list[dict]]:
+    """Detector outputs (per image id: ``boxes`` xyxy, ``labels`` 1..C, ``scores``, optional
+    ``masks`` (N, 1, H, W) probabilities) as COCO result lists (bbox, segm); masks are
+    thresholded at 0.5 and RLE-encoded."""
+    from pycocotools import mask as mask_utils
+
+    boxes_out, segm_out = [], []
+    for image_id, pred in predictions.items():
+        boxes = np.asarray(pred["boxes"], dtype=np.float64).reshape(-1, 4)
+        labels, scores = np.asarray(pred["labels"]), np.asarray(pred["scores"], dtype=np.float64)
+        masks = pred.get("masks")
+        for j in range(len(boxes)):
+            x0, y0, x1, y1 = boxes[j]
+            common = {"image_id": int(image_id), "category_id": int(category_ids[int(labels[j]) - 1]),
+                      "score": float(scores[j])}
+            boxes_out.append({**common, "bbox": [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]})
+            if masks is not None:
+                binary = np.asfortranarray((np.asarray(masks[j]).reshape(masks[j].shape[-2:]) >= 0.5).astype(np.uint8))
+                rle = mask_utils.encode(binary)
+                rle["counts"] = rle["counts"].decode("ascii")
+                segm_out.append({**common, "segmentation": rle})
+    return boxes_out, segm_out
+
+
+def coco_ap(ann_file: Any, results: list[dict], iou_type: str, image_ids: list[int]) -> tuple[float, float]:
+    """(AP, AP50) in percent of ``results`` against the ground truth of ``ann_file`` by
+    pycocotools' COCOeval over ``image_ids``; 0 when there is no detection at all."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    if not results:
+        return 0.0, 0.0
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(ann_file))
+        dt = gt.loadRes(results)
+        evaluator = COCOeval(gt, dt, iou_type)
+        evaluator.params.imgIds = list(image_ids)
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    ap, ap50 = evaluator.stats[0], evaluator.stats[1]
+    return (100.0 * max(float(ap), 0.0), 100.0 * max(float(ap50), 0.0))
+
+
+def _flip(image: Any, target: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    width = image.shape[-1]
+    target = dict(target)
+    boxes = target["boxes"].clone()
+    boxes[:, [0, 2]] = width - target["boxes"][:, [2, 0]]
+    target["boxes"] = boxes
+    if "masks" in target:
+        target["masks"] = target["masks"].flip(-1)
+    return image.flip(-1), target
+
+
+def train_and_evaluate(backbone: Any, root: str | None, train_split: str, test_split: str, mean, std,
+                       p: DetectionParams, device: Any, progress: bool = False) -> dict[str, float]:
+    """Train the detector on ``train_split`` and return AP metrics on ``test_split``."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from ..coco import CocoDetection
+
+    _require_pycocotools()
+    train, test = CocoDetection(root, train_split), CocoDetection(root, test_split)
+    masks = train.has_masks if p.masks == "auto" else p.masks == "yes"
+    if masks and not train.has_masks:
+        raise SSLBenchError("detection.masks=yes but the COCO train split has no segmentations")
+    torch.manual_seed(p.seed)
+    model = build_detector(backbone, len(train.category_ids), masks, p, mean, std).to(device)
+    params = [q for q in model.parameters() if q.requires_grad]
+    opt = torch.optim.SGD(params, lr=p.lr_at(0), momentum=p.momentum, weight_decay=p.weight_decay)
+    rng = np.random.default_rng(p.seed)
+    model.train()
+    order: list[int] = []
+    for it in tqdm(range(p.iterations), desc="detection", unit="it", leave=False, disable=not progress):
+        images, targets = [], []
+        while len(images) < p.batch_size:
+            if not order:
+                order = list(rng.permutation(len(train)))
+            image, target = train[int(order.pop())]
+            if rng.random() < p.flip_p:
+                image, target = _flip(image, target)
+            if not masks:
+                target.pop("masks", None)
+            images.append(image.float().div(255).to(device))
+            targets.append({k: (v.to(device) if torch.is_tensor(v) else v) for k, v in target.items()
+                            if k != "image_id"})
+        for group in opt.param_groups:
+            group["lr"] = p.lr_at(it)
+        losses = model(images, targets)
+        loss = sum(losses.values())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    model.eval()
+    predictions: dict[int, dict[str, Any]] = {}
+    with torch.no_grad():
+        for i in range(len(test)):
+            info = test.images[i]
+            out = model([test.image(i).float().div(255).to(device)])[0]
+            predictions[int(info["id"])] = {k: v.cpu().numpy() for k, v in out.items()}
+    boxes, segms = coco_results(predictions, test.category_ids)
+    image_ids = [int(im["id"]) for im in test.images]
+    ap, ap50 = coco_ap(test.ann_file, boxes, "bbox", image_ids)
+    metrics = {"AP_box": ap, "AP50_box": ap50}
+    if masks and test.has_masks:
+        ap, ap50 = coco_ap(test.ann_file, segms, "segm", image_ids)
+        metrics.update({"AP_mask": ap, "AP50_mask": ap50})
+    return metrics
+
+
+class Detection(Protocol):
+    """COCO AP^box (and AP^mask) of a Mask R-CNN initialised from the backbone (Table 4.11)."""
+
+    name = "detection"
+    Params = DetectionParams
+    description = "Mask R-CNN (torchvision, ResNet-FPN) from the backbone on COCO-format data; AP box/mask"
+
+    def evaluate(self, ctx) -> list[Metric]:
+        spec = ctx.spec
+        metrics = train_and_evaluate(ctx.backbone, ctx.config.data.root, spec.train_split, spec.test_split,
+                                     spec.mean, spec.std, self.params, ctx.device, ctx.progress)
+        return [Metric(name, value) for name, value in metrics.items()]

@@ -1,0 +1,105 @@
+"""Detection (thesis Table 4.11): COCO AP by pycocotools, Mask R-CNN from the backbone, tiny CPU run."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+pytest.importorskip("pycocotools")
+
+from sslbench.cli import cli  # noqa: E402
+from sslbench.coco import CocoDetection  # noqa: E402
+from sslbench.protocols.detection import DetectionParams, coco_ap, coco_results  # noqa: E402
+
+from coco_fixture import make_coco  # noqa: E402
+from protocols_support import single_thread  # noqa: E402,F401 (autouse fixture)
+
+
+def _ground_truth_as_predictions(ds):
+    predictions = {}
+    for i in range(len(ds)):
+        _, target = ds[i]
+        n = len(target["boxes"])
+        predictions[target["image_id"]] = {"boxes": target["boxes"].numpy(), "labels": target["labels"].numpy(),
+                                           "scores": np.ones(n), "masks": target["masks"][:, None].float().numpy()}
+    return predictions
+
+
+def test_perfect_predictions_score_ap_100_for_boxes_and_masks(tmp_path):
+    files = make_coco(tmp_path)
+    ds = CocoDetection(str(tmp_path), "val2017")
+    assert ds.category_ids == [2, 5] and ds.has_masks
+    boxes, segms = coco_results(_ground_truth_as_predictions(ds), ds.category_ids)
+    ids = [im["id"] for im in ds.images]
+    assert coco_ap(files["val2017"], boxes, "bbox", ids)[0] == pytest.approx(100.0)
+    assert coco_ap(files["val2017"], segms, "segm", ids)[0] == pytest.approx(100.0)
+
+
+def test_ap_equals_pycocotools_cocoeval_on_a_hand_made_case(tmp_path):
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    files = make_coco(tmp_path)
+    ds = CocoDetection(str(tmp_path), "val2017")
+    gt = json.loads(files["val2017"].read_text())
+    # hand-made detections in COCO's own format: shifted boxes, one wrong class, one false positive
+    coco_dets, model_out = [], {}
+    for k, ann in enumerate(gt["annotations"]):
+        x, y, w, h = ann["bbox"]
+        shift = [0.0, 2.0, 6.0, 12.0][k % 4]
+        category = ann["category_id"] if k % 5 else (7 - ann["category_id"])
+        score = 0.9 - 0.05 * k
+        coco_dets.append({"image_id": ann["image_id"], "category_id": category, "bbox": [x + shift, y, w, h],
+                          "score": score})
+    coco_dets.append({"image_id": gt["images"][0]["id"], "category_id": 2, "bbox": [1.0, 1.0, 10.0, 10.0],
+                      "score": 0.95})
+    for det in coco_dets:  # the same detections as a detector would output them
+        x, y, w, h = det["bbox"]
+        out = model_out.setdefault(det["image_id"], {"boxes": [], "labels": [], "scores": []})
+        out["boxes"].append([x, y, x + w, y + h])
+        out["labels"].append(ds.category_ids.index(det["category_id"]) + 1)
+        out["scores"].append(det["score"])
+    boxes, _ = coco_results(model_out, ds.category_ids)
+    ids = [im["id"] for im in ds.images]
+    ours = coco_ap(files["val2017"], boxes, "bbox", ids)
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = COCO(str(files["val2017"]))
+        evaluator = COCOeval(coco_gt, coco_gt.loadRes(coco_dets), "bbox")
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    assert ours[0] == pytest.approx(100 * evaluator.stats[0]) and ours[1] == pytest.approx(100 * evaluator.stats[1])
+    assert 0 < ours[0] < 100
+
+
+def test_coco_reader_targets_match_the_json(tmp_path):
+    make_coco(tmp_path, {"train2017": 3})
+    ds = CocoDetection(str(tmp_path), "train2017")
+    image, target = ds[0]
+    assert image.dtype == torch.uint8 and image.shape == (3, 64, 64)
+    assert target["masks"].shape[0] == len(target["boxes"]) == len(target["labels"])
+    for box, mask in zip(target["boxes"], target["masks"]):  # each mask lies inside its box
+        ys, xs = torch.nonzero(mask, as_tuple=True)
+        assert xs.min() >= box[0] - 0.5 and xs.max() <= box[2] and ys.min() >= box[1] - 0.5 and ys.max() <= box[3]
+
+
+def test_detection_presets():
+    one_x = DetectionParams(preset="1x")
+    assert (one_x.iterations, one_x.batch_size, one_x.milestones) == (90_000, 16, [60_000, 80_000])
+    assert one_x.lr_at(5000) == pytest.approx(0.02) and one_x.lr_at(85_000) == pytest.approx(0.0002)
+
+
+def test_run_detection_on_a_generated_coco_set(tmp_path):
+    make_coco(tmp_path / "coco")
+    result = CliRunner().invoke(cli, [
+        "run", "-m", "random", "-p", "detection", "-d", "coco", "--data-root", str(tmp_path / "coco"),
+        "-o", str(tmp_path / "out"), "--no-progress", "--set", "model.backbone=resnet18",
+        "--set", "data.input_size=64", "--set", "detection.preset=tiny", "--set", "detection.iterations=2",
+    ], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "detection AP_box" in result.output and "AP_mask" in result.output
