@@ -122,16 +122,38 @@ def _check_nms(window: float) -> None:
         raise ValueError(f"NMS window must be a positive number of seconds, got {window}")
 
 
-def hard_nms(times: np.ndarray, scores: np.ndarray, window: float = HARD_WINDOW) -> np.ndarray:
-    """Greedy hard NMS per class, window in seconds: (T, C) scores -> (T, C) with suppressed = -inf."""
+def _neighbourhood(times: np.ndarray, centre: np.ndarray, half: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rows within ``half`` seconds of each class's ``centre`` row: (C, W) indices and validity."""
+    lo = np.searchsorted(times, times[centre] - half, "left")
+    hi = np.searchsorted(times, times[centre] + half, "right")
+    width = int((hi - lo).max())
+    rows = lo[:, None] + np.arange(width)[None, :]
+    valid = rows < hi[:, None]
+    return np.minimum(rows, len(times) - 1), valid
+
+
+def _prepare(times: np.ndarray, scores: np.ndarray, window: float) -> tuple[np.ndarray, np.ndarray]:
     _check_nms(window)
     times = np.asarray(times, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 2 or len(times) != len(scores):
+        raise ValueError(f"expected times (T,) and scores (T, C), got {times.shape} and {scores.shape}")
+    if np.any(np.diff(times) < 0):
+        raise ValueError("NMS needs times sorted in increasing order")
+    return times, scores
+
+
+def hard_nms(times: np.ndarray, scores: np.ndarray, window: float = HARD_WINDOW) -> np.ndarray:
+    """Greedy hard NMS per class, window in seconds: (T, C) scores -> (T, C) with suppressed = -inf.
+
+    ``times`` (T,) are sorted seconds; each iteration keeps one timestamp per class and only
+    touches the rows within the window around it.
+    """
+    times, scores = _prepare(times, scores, window)
     n, n_classes = scores.shape
     cols = np.arange(n_classes)
     remaining = scores.copy()
     out = np.full_like(scores, -np.inf)
-    half = window / 2
     for _ in range(n):
         best = remaining.argmax(0)
         value = remaining[best, cols]
@@ -139,33 +161,36 @@ def hard_nms(times: np.ndarray, scores: np.ndarray, window: float = HARD_WINDOW)
         if not live.any():
             break
         out[best[live], cols[live]] = value[live]
-        near = np.abs(times[:, None] - times[best][None, :]) <= half  # (T, C)
-        remaining[near & live[None, :]] = -np.inf
+        rows, valid = _neighbourhood(times, best, window / 2)
+        valid &= live[:, None]
+        remaining[rows[valid], np.broadcast_to(cols[:, None], rows.shape)[valid]] = -np.inf
     return out
 
 
 def soft_nms(times: np.ndarray, scores: np.ndarray, window: float = SOFT_WINDOW, decay: str = "gaussian",
              sigma: float = 0.5) -> np.ndarray:
     """Greedy soft NMS per class, window in seconds: (T, C) scores -> (T, C) decayed scores."""
-    _check_nms(window)
     if decay not in DECAYS:
         raise ValueError(f"unknown soft-NMS decay {decay!r}: expected one of {DECAYS}")
-    times = np.asarray(times, dtype=np.float64)
-    scores = np.asarray(scores, dtype=np.float64)
+    times, scores = _prepare(times, scores, window)
     n, n_classes = scores.shape
     cols = np.arange(n_classes)
     remaining = scores.copy()
-    done = np.zeros_like(scores, dtype=bool)
+    candidates = scores.copy()  # remaining scores, -inf once kept
     out = np.full_like(scores, -np.inf)
     half = window / 2
     for _ in range(n):
-        best = np.where(done, -np.inf, remaining).argmax(0)
+        best = candidates.argmax(0)
         out[best, cols] = remaining[best, cols]
-        done[best, cols] = True
-        distance = np.abs(times[:, None] - times[best][None, :])
-        overlap = np.clip(1.0 - distance / half, 0.0, None)
+        candidates[best, cols] = -np.inf
+        rows, valid = _neighbourhood(times, best, half)
+        col = np.broadcast_to(cols[:, None], rows.shape)
+        valid &= np.isfinite(candidates[rows, col])  # neither kept nor the kept one itself
+        rows, col = rows[valid], col[valid]
+        overlap = np.clip(1.0 - np.abs(times[rows] - times[best[col]]) / half, 0.0, None)
         factor = 1.0 - overlap if decay == "linear" else np.exp(-overlap ** 2 / sigma)
-        remaining = np.where(done, remaining, remaining * np.where(distance <= half, factor, 1.0))
+        remaining[rows, col] *= factor
+        candidates[rows, col] = remaining[rows, col]
     return out
 
 
