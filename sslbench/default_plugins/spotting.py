@@ -1,4 +1,9 @@
-"""Built-in ``sslbench tamap`` command: the t-AmAP of SoccerNet-v2 action-spotting predictions."""
+"""Built-in action spotting: the ``sslbench tamap`` command (t-AmAP of SoccerNet-v2 predictions)
+and COMEDIAN's video transformers ``vivit-tiny``, ``vivit-small``, ``viswin-tiny`` as backbones.
+
+The video transformers map clips ``(B, T_g, C, H, W)`` to one token per 1-s window
+``(B, T_l, D)``, not pooled image features: they are meant for the COMEDIAN method and the
+``tamap`` protocol (see :mod:`sslbench.spotting.models`)."""
 
 from __future__ import annotations
 
@@ -27,3 +32,19 @@ def register_commands(cli):
 
         result = evaluate_folders(labels_dir, predictions_dir, metric)
         click.echo(json.dumps(result, indent=2) if as_json else format_table(result))
+
+
+def _video_transformer(name):
+    def build(variant, in_chans, **options):
+        from sslbench.spotting.models import build_video_transformer
+
+        return build_video_transformer(name, in_chans, **options)
+
+    build.__doc__ = f"COMEDIAN's {name} (Table C.1): spatial timm encoder per 1-s window + 4 temporal ViT blocks"
+    return build
+
+
+@hookimpl
+def register_backbones(register):
+    for name in ("vivit-tiny", "vivit-small", "viswin-tiny"):
+        register(name, _video_transformer(name))
