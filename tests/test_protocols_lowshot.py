@@ -7,8 +7,8 @@ from click.testing import CliRunner
 
 from sslbench.cli import cli
 from sslbench.errors import DatasetError
-from sslbench.protocols.lowshot import (LowShotParams, l2_normalize, lowshot_multilabel, lowshot_singlelabel,
-                                        mean_ap, run_lowshot, sample_multilabel, voc07_ap)
+from sslbench.protocols.lowshot import (LowShotParams, interpolated_ap, l2_normalize, lowshot_multilabel,
+                                        lowshot_singlelabel, mean_ap, run_lowshot, sample_multilabel, voc07_ap)
 from sslbench.voc import VOC_CLASSES, VOCClassification
 
 from protocols_support import single_thread  # noqa: F401 (autouse fixture)
@@ -20,6 +20,8 @@ def test_voc07_eleven_point_ap_by_hand():
     ap = voc07_ap(np.array([0.9, 0.8, 0.7, 0.6]), np.array([1, 0, 1, 0]))
     assert ap == pytest.approx((6 * 1.0 + 5 * 2 / 3) / 11)
     assert voc07_ap(np.array([3.0, 2.0, 1.0]), np.array([1, 1, 0])) == pytest.approx(1.0)
+    # the envelope: precision 1 up to recall 1/2, then 2/3 up to recall 1
+    assert interpolated_ap(np.array([0.9, 0.8, 0.7, 0.6]), np.array([1, 0, 1, 0])) == pytest.approx(0.5 + 0.5 * 2 / 3)
 
 
 def test_mean_ap_equals_scikit_learn_average_precision_per_class_ignoring_difficult():

@@ -17,7 +17,9 @@ Choices made here, each where the thesis is silent:
   over the folds; VISSL picks C by the test mAP, which we never look at.
 - AP: ``ap: sklearn`` (default) is scikit-learn's ``average_precision_score`` (the area under
   the step precision-recall curve, no interpolation); ``ap: voc07`` is the VOC2007 devkit's
-  11-point interpolated AP (the thesis's Table 4.10 metric for VOC07).
+  11-point interpolated AP (the thesis's Table 4.10 metric for VOC07); ``ap: interpolated`` is
+  the area under the monotone precision envelope (the VOC2010+ devkit's AP, which is also what
+  VISSL's SVM evaluation computes).
 
 On a single-label dataset (digits, CIFAR...) the same protocol samples K images per class, fits
 one-vs-rest linear SVMs (``LinearSVC``'s multi-class mode, one SVM per class) with one C chosen
@@ -44,7 +46,7 @@ class LowShotParams:
     samples: int = 5
     costs: list[float] = field(default_factory=lambda: [0.01, 0.1, 1.0, 10.0, 100.0])
     cv_folds: int = 3
-    ap: Literal["sklearn", "voc07"] = "sklearn"
+    ap: Literal["sklearn", "voc07", "interpolated"] = "sklearn"
     positive_weight: float = 2.0
     max_iter: int = 2000
     seed: int = 0
@@ -80,10 +82,25 @@ def voc07_ap(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(points))
 
 
+def interpolated_ap(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the precision envelope (precision made non-increasing in recall), summed over
+    the recall steps: the VOC2010+ devkit's AP; ``labels`` 1 / 0, ranked by score."""
+    order = np.argsort(-scores, kind="stable")
+    hits = labels[order] == 1
+    tp = np.cumsum(hits)
+    precision = tp / np.arange(1, len(hits) + 1)
+    recall = tp / max(hits.sum(), 1)
+    envelope = np.maximum.accumulate(precision[::-1])[::-1]
+    steps = np.diff(np.concatenate([[0.0], recall]))
+    return float((steps * envelope).sum())
+
+
 def average_precision(scores: np.ndarray, labels: np.ndarray, kind: str = "sklearn") -> float:
-    """AP of one class from scores and 1 / 0 labels (``kind``: ``sklearn`` or ``voc07``)."""
+    """AP of one class from scores and 1 / 0 labels (``kind``: sklearn, voc07, interpolated)."""
     if kind == "voc07":
         return voc07_ap(scores, labels)
+    if kind == "interpolated":
+        return interpolated_ap(scores, labels)
     from sklearn.metrics import average_precision_score
 
     return float(average_precision_score(labels, scores))
