@@ -29,10 +29,26 @@ class DataConfig:
     root: str | None = None
     input_size: int = 32
     num_workers: int = 0
+    #: video (thesis 5.4, B.1): frames kept per clip, clip duration in seconds, and the clips x
+    #: spatial crops of the evaluation views (10 x 3 = the 30-view test)
+    clip_frames: int = 8
+    clip_duration: float = 2.56
+    eval_clips: int = 10
+    eval_crops: int = 3
+    #: UCF101 / HMDB51 official split (1-3); Kinetics subsets: a class-list file and a video-list
+    #: file ("{split}" in its path is replaced by the split name)
+    split_id: int = 1
+    class_list: str | None = None
+    video_list: str | None = None
 
     def __post_init__(self) -> None:
         check(self.input_size > 0, "data.input_size", self.input_size, "a positive integer")
         check(self.num_workers >= 0, "data.num_workers", self.num_workers, "an integer >= 0")
+        check(self.clip_frames > 0, "data.clip_frames", self.clip_frames, "a positive integer (8 or 16 in the thesis)")
+        check(self.clip_duration > 0, "data.clip_duration", self.clip_duration, "a positive number of seconds")
+        check(self.eval_clips > 0, "data.eval_clips", self.eval_clips, "a positive integer")
+        check(self.eval_crops > 0, "data.eval_crops", self.eval_crops, "a positive integer")
+        check(self.split_id in (1, 2, 3), "data.split_id", self.split_id, "1, 2 or 3 (the official splits)")
 
 
 @dataclass
@@ -71,9 +87,19 @@ class SSLConfig:
     #: multi-crop (thesis A.5.2): number of extra low-resolution views, online branch only (0-4)
     local_crops: int = 0
     local_aug: str = "strong-gamma"
+    #: video views (thesis 5.4.1): clip duration x U[1 - j, 1 + j] (``jitter``), probability of
+    #: reversing a clip (``reverse``) and of its RGB difference (``diff``, 0.2 in the thesis), and
+    #: whether the two clips of a video may overlap
+    clip_jitter: float = 0.0
+    reverse_p: float = 0.0
+    diff_p: float = 0.0
+    clip_overlap: bool = True
 
     def __post_init__(self) -> None:
         check(self.queue_size >= 0, "ssl.queue_size", self.queue_size, "an integer >= 0")
+        check(0.0 <= self.clip_jitter < 1.0, "ssl.clip_jitter", self.clip_jitter, "a value in [0, 1)")
+        check(0.0 <= self.reverse_p <= 1.0, "ssl.reverse_p", self.reverse_p, "a probability")
+        check(0.0 <= self.diff_p <= 1.0, "ssl.diff_p", self.diff_p, "a probability")
         check(0.0 <= self.momentum <= 1.0, "ssl.momentum", self.momentum, "a value in [0, 1]")
         check(self.color_strength >= 0, "ssl.color_strength", self.color_strength, "a number >= 0")
         from .augment import LOCAL_CROPS, get_augmentation
@@ -164,6 +190,8 @@ class RunConfig:
         for key in ("protocols", "eval_dataset", *self.protocol_params):
             d.pop(key, None)
         d["data"].pop("num_workers", None)
+        d["data"].pop("eval_clips", None)  # evaluation views only
+        d["data"].pop("eval_crops", None)
         d["train"].pop("device", None)
         return d
 

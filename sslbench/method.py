@@ -35,7 +35,9 @@ class Method:
     Class attributes: ``name`` (registry key), ``Params`` (hyper-parameter dataclass, validated
     in ``__post_init__``), ``presets`` (dataset -> config overrides, applied before the user's
     ``--config`` and ``--set``), ``trains`` (False for methods without pretraining),
-    ``needs_labels`` (True for supervised baselines), ``modality`` (``"image"`` or ``"video"``).
+    ``needs_labels`` (True for supervised baselines), ``modality`` (``"image"`` or ``"video"``),
+    ``modalities`` (every modality the method runs on, when it is more than ``modality``: the
+    siamese methods take image and video data alike, only data, views and backbones change).
     """
 
     name: ClassVar[str]
@@ -45,6 +47,12 @@ class Method:
     trains: ClassVar[bool] = True
     needs_labels: ClassVar[bool] = False
     modality: ClassVar[str] = "image"
+    modalities: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def accepts(cls, modality: str) -> bool:
+        """Whether the method runs on data of ``modality``."""
+        return modality in (cls.modalities or (cls.modality,))
 
     def __init__(self, params: Any, config: "RunConfig") -> None:
         self.params = params
@@ -74,8 +82,11 @@ class MomentumMethod(Method):
 
     The engine builds online (encoder, projector, optional predictor) and target (encoder,
     projector, updated by EMA with the cosine momentum schedule) branches and a FIFO queue of
-    target embeddings, all-gathered across ranks before the enqueue.
+    target embeddings, all-gathered across ranks before the enqueue. It runs on images and on
+    videos (clips through a video backbone, thesis chapter 5) with the same loss.
     """
+
+    modalities: ClassVar[tuple[str, ...]] = ("image", "video")
 
     def view_augmentations(self) -> "list[str | AugSpec]":
         """Online view, target view, then ``ssl.local_crops`` multi-crop views (online only)."""

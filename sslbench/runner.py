@@ -69,13 +69,17 @@ def _check_names(config: RunConfig, regs: Registries, method_cls: Any, spec: Any
     regs.backbones.get(config.model.backbone)
     for name in (config.ssl.online_aug, config.ssl.target_aug):
         get_augmentation(name)
-    if method_cls.modality != spec.modality:
+    accepts = getattr(method_cls, "accepts", lambda modality: modality == method_cls.modality)
+    if not accepts(spec.modality):
         raise ConfigError(
             f"method {config.method!r} works on {method_cls.modality} data but dataset {spec.name!r} is "
             f"{spec.modality}: pick a {method_cls.modality} dataset"
         )
     if config.eval_dataset is not None:
         eval_spec = regs.datasets.get(config.eval_dataset)
+        if eval_spec.modality != spec.modality:
+            raise ConfigError(f"eval_dataset {eval_spec.name!r} is {eval_spec.modality} data but {spec.name!r} is "
+                              f"{spec.modality}: expected the same modality")
         if eval_spec.channels != spec.channels:
             raise ConfigError(f"eval_dataset {eval_spec.name!r} has {eval_spec.channels} channels but "
                               f"{spec.name!r} has {spec.channels}: expected matching channels")

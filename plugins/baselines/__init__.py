@@ -10,6 +10,7 @@ class Random(Method):
     """The backbone at its seeded random initialisation: the floor any method must beat."""
 
     name = "random"
+    modalities = ("image", "video")
     trains = False
     description = "untrained backbone (seeded random initialisation)"
 
@@ -18,6 +19,7 @@ class Supervised(Method):
     """Cross-entropy on the labels with the online augmentation: the supervised reference."""
 
     name = "supervised"
+    modalities = ("image", "video")
     needs_labels = True
     description = "supervised cross-entropy on the training labels"
     presets = {"digits": {"train": {"epochs": 30, "batch_size": 128, "lr": 0.1, "warmup_epochs": 1}}}

@@ -1,4 +1,5 @@
-"""Built-in backbones: ResNet-18/50 (torchvision), ``timm:<name>``, and ``convnet-small``."""
+"""Built-in backbones: ResNet-18/50 (torchvision), ``timm:<name>``, and ``convnet-small``; for video,
+ResNet3D-18/50 (thesis Table B.1) and torchvision's video ResNets ``tv:<name>``."""
 
 from __future__ import annotations
 
@@ -33,9 +34,33 @@ def _timm(variant, in_chans, **options):
     return build_timm(variant, in_chans, **options)
 
 
+def _resnet3d18(variant, in_chans, **options):
+    """ResNet3D-18 slow path of thesis Table B.1, clips (B, C, T, H, W) (option width)."""
+    from sslbench.video.backbones import build_resnet3d
+
+    return build_resnet3d(18, in_chans, **options)
+
+
+def _resnet3d50(variant, in_chans, **options):
+    """ResNet3D-50 slow path of thesis Table B.1, clips (B, C, T, H, W) (option width)."""
+    from sslbench.video.backbones import build_resnet3d
+
+    return build_resnet3d(50, in_chans, **options)
+
+
+def _torchvision_video(variant, in_chans, **options):
+    """torchvision video ResNets by name: tv:r3d_18, tv:mc3_18, tv:r2plus1d_18 (random init)."""
+    from sslbench.video.backbones import build_torchvision_video
+
+    return build_torchvision_video(variant, in_chans, **options)
+
+
 @hookimpl
 def register_backbones(register):
     register("resnet18", _resnet18)
     register("resnet50", _resnet50)
     register("convnet-small", _convnet_small)
     register("timm:", _timm)
+    register("resnet3d18", _resnet3d18)
+    register("resnet3d50", _resnet3d50)
+    register("tv:", _torchvision_video)

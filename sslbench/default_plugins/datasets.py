@@ -1,5 +1,5 @@
 """Built-in datasets: digits (bundled), CIFAR-10/100, STL-10, Tiny-ImageNet, any ImageFolder,
-ImageNet100 and ImageNet."""
+ImageNet100 and ImageNet; videos: Kinetics-400/200, UCF101, HMDB51 and any video folder."""
 
 from __future__ import annotations
 
@@ -74,6 +74,42 @@ def _voc2007(root, split, image_size):
     return load_voc2007(root, split, image_size)
 
 
+def _videofolder(root, split, image_size, data=None):
+    from sslbench.video.datasets import load_videofolder
+
+    return load_videofolder(root, split, image_size, data)
+
+
+def _kinetics400(root, split, image_size, data=None):
+    from sslbench.video.datasets import load_kinetics
+
+    return load_kinetics(root, split, image_size, data, variant=400)
+
+
+def _kinetics200(root, split, image_size, data=None):
+    from sslbench.video.datasets import load_kinetics
+
+    return load_kinetics(root, split, image_size, data, variant=200)
+
+
+def _ucf101(root, split, image_size, data=None):
+    from sslbench.video.datasets import load_ucf101
+
+    return load_ucf101(root, split, image_size, data)
+
+
+def _hmdb51(root, split, image_size, data=None):
+    from sslbench.video.datasets import load_hmdb51
+
+    return load_hmdb51(root, split, image_size, data)
+
+
+#: Video datasets (thesis chapter 5, B.1): ResNet3D-18, 8 frames of 2.56 s at 224 pixels; the
+#: finetuning recipe of B.1 (preset ``b1``: 200 epochs, dropout 0.8, SGD 0.1 x batch / 64).
+VIDEO_DEFAULTS = {"data": {"input_size": 224, "clip_frames": 8, "clip_duration": 2.56},
+                  "model": {"backbone": "resnet3d18"}, "finetune": {"preset": "b1"}}
+
+
 @hookimpl
 def register_datasets(register):
     register(DatasetSpec(
@@ -133,4 +169,27 @@ def register_datasets(register):
         test_split="val2017", pretrain_split="train2017",
         defaults={"data": {"input_size": 224}, "model": {"backbone": "resnet50"}},
         description="COCO-format detection set: annotations/instances_<split>.json + <split>/ images (Table 4.11)",
+    ))
+    register(DatasetSpec(
+        name="videofolder", load=_videofolder, num_classes=0, test_split="val", splits=("train", "val"),
+        modality="video", defaults=VIDEO_DEFAULTS,
+        description="any <root>/{train,val}/<class>/<video> tree of videos, decoded with decord",
+    ))
+    register(DatasetSpec(
+        name="kinetics400", load=_kinetics400, num_classes=400, test_split="val", splits=("train", "val", "test"),
+        modality="video", defaults=VIDEO_DEFAULTS,
+        description="Kinetics-400: <split>/<class>/<video> or annotations/<split>.csv + <split>/<ytid>_<start>_<end>.mp4",
+    ))
+    register(DatasetSpec(
+        name="kinetics200", load=_kinetics200, num_classes=200, test_split="val", splits=("train", "val"),
+        modality="video", defaults=VIDEO_DEFAULTS,
+        description="Mini-Kinetics-200: Kinetics-400 kept to data.class_list and/or data.video_list ({split} lists)",
+    ))
+    register(DatasetSpec(
+        name="ucf101", load=_ucf101, num_classes=101, modality="video", defaults=VIDEO_DEFAULTS,
+        description="UCF101: UCF-101/<Class>/*.avi + ucfTrainTestlist/ (official split data.split_id = 1, 2, 3)",
+    ))
+    register(DatasetSpec(
+        name="hmdb51", load=_hmdb51, num_classes=51, modality="video", defaults=VIDEO_DEFAULTS,
+        description="HMDB51: <class>/*.avi + testTrainMulti_7030_splits/ (official split data.split_id = 1, 2, 3)",
     ))

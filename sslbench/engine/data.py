@@ -49,6 +49,10 @@ def iterate_batches(dataset: Dataset, batch_size: int, shuffle: bool, seed: int,
             yield images, labels
     except SSLBenchError as exc:
         raise _one_line(exc) from None
+    finally:  # items the dataset had to skip (unreadable videos) are counted at the end of the pass
+        report = getattr(dataset, "report_skipped", None)
+        if report is not None:
+            report()
 
 
 def _one_line(exc: SSLBenchError) -> SSLBenchError:

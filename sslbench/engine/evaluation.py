@@ -56,9 +56,19 @@ class EvalContext:
     def dataset(self, split: str) -> Any:
         """The dataset split, loaded once."""
         if split not in self._datasets:
+            if self.is_video:  # one random clip per video (sslbench.video.pipeline)
+                from ..video.pipeline import load_split
+
+                self._datasets[split] = load_split(self.spec, self.config, split, "train")
+                return self._datasets[split]
             size = int(round(self.config.data.input_size * 8 / 7))
             self._datasets[split] = self.spec.load(self.config.data.root, split, size)
         return self._datasets[split]
+
+    @property
+    def is_video(self) -> bool:
+        """True for video datasets: items are clips, features average the multi-view test."""
+        return getattr(self.spec, "modality", "image") == "video"
 
     def is_multilabel(self) -> bool:
         """True when labels are (N, C) vectors (e.g. VOC07: 1 present, 0 absent, -1 ignored)."""
@@ -74,10 +84,23 @@ class EvalContext:
 
     def view_maker(self, specs: list | None = None) -> ViewMaker:
         """Normalisation (and ``specs`` augmentations) for this dataset on the evaluation device."""
+        if self.is_video:
+            from ..video.pipeline import view_maker
+
+            return view_maker(self.spec, self.config, list(specs or []), self.device)
         return ViewMaker(list(specs or []), self.config.data.input_size, self.spec.mean, self.spec.std,
                          self.device, False)
 
+    def _transform_name(self) -> str:
+        if self.is_video:
+            from ..video.pipeline import eval_transform
+
+            return eval_transform(self.config)
+        return EVAL_TRANSFORM
+
     def cache_key(self, split: str, transform: str = EVAL_TRANSFORM) -> str:
+        if transform == EVAL_TRANSFORM:
+            transform = self._transform_name()
         return stable_hash({"weights": self.weights_id, "dataset": self.spec.name, "root": self.config.data.root,
                             "split": split, "input_size": self.config.data.input_size, "transform": transform,
                             "format": CACHE_FORMAT})
@@ -101,15 +124,21 @@ class EvalContext:
             return np.load(paths[0], mmap_mode="r"), np.load(paths[1])
         desc = f"features {self.spec.name}/{split}"
         writable = paths is not None and dist.is_main()
-        feats, labels = extract_features(self.backbone, self.dataset(split), self.view_maker(), self.batch_size,
-                                         self.progress, desc, self.config.data.num_workers,
-                                         out_path=paths[0] if writable else None,
-                                         labels_path=paths[1] if writable else None)
+        if self.is_video:  # the mean feature of the multi-view test (sslbench.video.evaluation)
+            from ..video.evaluation import multiview_features
+
+            feats, labels = multiview_features(self, split, out_path=paths[0] if writable else None,
+                                               labels_path=paths[1] if writable else None)
+        else:
+            feats, labels = extract_features(self.backbone, self.dataset(split), self.view_maker(), self.batch_size,
+                                             self.progress, desc, self.config.data.num_workers,
+                                             out_path=paths[0] if writable else None,
+                                             labels_path=paths[1] if writable else None)
         if writable:
             checkpoint.write_text(paths[0].with_name(paths[0].name.replace(".features.npy", ".json")),
                                   json.dumps({"weights": self.weights_id, "dataset": self.spec.name, "split": split,
                                               "input_size": self.config.data.input_size,
-                                              "transform": EVAL_TRANSFORM, "shape": list(feats.shape)}))
+                                              "transform": self._transform_name(), "shape": list(feats.shape)}))
         return feats, labels
 
     def features(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -70,11 +70,18 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
     """
     seed_everything(config.seed)
     device = pick_device(config.train.device)
-    train_set = spec.load(config.data.root, spec.pretrain_split, _load_size(config))
+    video = getattr(spec, "modality", "image") == "video"  # clips and video views: sslbench.video.pipeline
+    view_specs = [get_augmentation(n) for n in method.view_augmentations()]
+    if video:
+        from ..video.pipeline import pretraining_dataset, view_maker
+
+        train_set = pretraining_dataset(spec, config, len(view_specs))
+    else:
+        train_set = spec.load(config.data.root, spec.pretrain_split, _load_size(config))
     num_classes = spec.num_classes or len(getattr(train_set, "classes", []) or [])
     backbone = build_backbone(registries, config.model.backbone, spec.channels, config.model.backbone_options)
     learner = method.build(backbone, num_classes).to(device)
-    channels_last = config.train.channels_last and device.type in ("cpu", "cuda")
+    channels_last = config.train.channels_last and device.type in ("cpu", "cuda") and not video
     if channels_last:
         learner = learner.to(memory_format=torch.channels_last)
 
@@ -95,8 +102,10 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
     warmup = int(round(config.train.warmup_epochs * per_epoch))
     base_lr = config.train.scaled_lr()
     optimizer = build_optimizer(config.train.optimizer, learner, base_lr, config.train.weight_decay, config.train.sgd_momentum)
-    views = ViewMaker([get_augmentation(n) for n in method.view_augmentations()], config.data.input_size,
-                      spec.mean, spec.std, device, channels_last)
+    if video:
+        views = view_maker(spec, config, view_specs, device, pretraining=True)
+    else:
+        views = ViewMaker(view_specs, config.data.input_size, spec.mean, spec.std, device, channels_last)
     model: nn.Module = learner
     if dist.is_distributed():
         if config.train.sync_bn:
