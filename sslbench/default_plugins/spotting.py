@@ -33,6 +33,22 @@ def register_commands(cli):
         result = evaluate_folders(labels_dir, predictions_dir, metric)
         click.echo(json.dumps(result, indent=2) if as_json else format_table(result))
 
+    @cli.command("soccernet-pca")
+    @click.argument("features_dir", type=click.Path(file_okay=False))
+    @click.option("--dim", type=click.IntRange(1), default=512, show_default=True, help="Dimensions kept.")
+    @click.option("--features", default="baidu_soccer_embeddings", show_default=True,
+                  help="Feature name: files are <half>_<features>.npy.")
+    def soccernet_pca(features_dir: str, dim: int, features: str) -> None:
+        """Reduce a SoccerNet feature bank with PCA (thesis 6.4.1: Baidu features to 512 dims).
+
+        Fits one PCA on every <half>_<features>.npy under FEATURES_DIR and writes
+        <half>_<features>_PCA<dim>.npy beside each (atomically), plus the PCA itself.
+        """
+        from sslbench.spotting.soccernet import reduce_bank
+
+        written = reduce_bank(features_dir, dim, features)
+        click.echo(f"wrote {len(written)} files of {dim}-d features under {features_dir}")
+
 
 def _video_transformer(name):
     def build(variant, in_chans, **options):

@@ -1,4 +1,5 @@
-"""SoccerNet-v2-style label and prediction files made up from a seed, for tests and benchmarks.
+"""SoccerNet-v2-style label and prediction files made up from a seed, for tests and benchmarks;
+:func:`write_soccernet` writes a tiny SoccerNet-style dataset (frames, labels, features).
 
 :func:`synthetic_game` returns one game's ``Labels-v2.json`` and ``results_spotting.json``
 contents. With ``quirks=True`` the game carries every case on which an action-spotting evaluator
@@ -142,3 +143,54 @@ def synthetic_games(seed: int, n_games: int, **options: Any) -> dict[str, tuple[
         name = f"england_epl/2015-2016/2015-08-{i + 1:02d} - 19-00 Team{i}A {i % 4} - {i % 3} Team{i}B"
         games[name] = synthetic_game(rng, name=name, **options)
     return games
+
+
+def write_soccernet(root: str | Path, seed: int = 0, splits: dict[str, int] | None = None, half_seconds: float = 60.0,
+                    size: tuple[int, int] = (32, 32), feature_dim: int = 64, event_period: float = 8.0,
+                    classes: tuple[int, ...] = (2, 8, 9, 10), features: str = "baidu_soccer_embeddings") -> list[str]:
+    """Write a tiny SoccerNet-v2-style dataset (:mod:`sslbench.spotting.soccernet` layout).
+
+    Each split folder gets games ``league/season/game`` with two halves of ``half_seconds``:
+    frames at 2 fps as small JPEGs (``<half>/000001.jpg``...), ``Labels-v2.json`` and a random
+    feature file at 1 fps per half. Events are visible: the frames within 1 s of an event of
+    class c show a bright square whose place and colour depend on c, and the features of its
+    second carry a class direction, so a model can learn to spot them. Returns the game folders.
+    """
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    splits = {"train": 2, "test": 1} if splits is None else splits
+    h, w = size
+    directions = rng.normal(size=(len(CLASSES), feature_dim))
+    written = []
+    for split, n_games in splits.items():
+        for g in range(n_games):
+            name = f"england_epl/2016-2017/2016-09-{g + 1:02d} - 15-00 {split}{g}A 1 - 0 {split}{g}B"
+            folder = Path(root) / split / name
+            annotations = []
+            for half in (1, 2):
+                n_frames = int(half_seconds * 2)
+                n_events = max(int(rng.poisson(half_seconds / event_period)), 1)
+                times = np.sort(rng.uniform(2, half_seconds - 2, n_events))
+                labels = rng.choice(classes, n_events)
+                frames_dir = folder / str(half)
+                frames_dir.mkdir(parents=True, exist_ok=True)
+                base = rng.integers(40, 90, size=3)
+                for k in range(n_frames):
+                    img = np.clip(base + rng.integers(-20, 20, size=(h, w, 3)), 0, 255).astype(np.uint8)
+                    for t, c in zip(times, labels):
+                        if abs(k / 2 - t) <= 1.0:
+                            r, col = (c % 4) * h // 4, (c // 4) * w // 5
+                            img[r:r + h // 4, col:col + w // 5] = (255 * (c % 2), 255, 255 * (c % 3 == 0))
+                    Image.fromarray(img).save(frames_dir / f"{k + 1:06d}.jpg", quality=90)
+                feats = rng.normal(size=(int(half_seconds), feature_dim))
+                for t, c in zip(times, labels):
+                    feats[int(t)] += 3 * directions[c]
+                np.save(folder / f"{half}_{features}.npy", feats.astype(np.float32))
+                for t, c in zip(times.tolist(), labels.tolist()):
+                    ms = int(t * 1000)
+                    annotations.append({"gameTime": _game_time(half, ms), "label": CLASSES[c], "position": str(ms),
+                                        "team": "home", "visibility": "shown" if rng.random() < 0.8 else "not shown"})
+            (folder / "Labels-v2.json").write_text(json.dumps({"UrlLocal": name, "annotations": annotations}))
+            written.append(str(folder))
+    return written
