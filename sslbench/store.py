@@ -6,9 +6,10 @@ import json
 import sqlite3
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -64,14 +65,45 @@ class ResultRow:
     eval_seconds: float | None
 
 
+BUSY_SECONDS = 60.0
+
+
+def _retry_locked(action: Callable[[], Any]) -> Any:
+    """Retry ``action`` while another process holds the lock (the journal-mode switch and schema
+    creation can report 'database is locked' at once instead of waiting on the busy handler)."""
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        try:
+            return action()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT: take the write lock up front (waiting for it), never mid-way."""
+    _retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def connect(path: str | Path) -> sqlite3.Connection:
     """Open (creating) the store with WAL and a busy timeout so concurrent runs never lose rows."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=60.0)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA busy_timeout=60000")
-    conn.executescript(SCHEMA)
+    conn = sqlite3.connect(str(path), timeout=BUSY_SECONDS, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout={int(BUSY_SECONDS * 1000)}")
+    _retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"))
+    with transaction(conn):
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
     return conn
 
 
@@ -85,7 +117,7 @@ def insert(path: str | Path, rows: Iterable[ResultRow]) -> str:
                for r in rows]
     conn = connect(path)
     try:
-        with conn:
+        with transaction(conn):
             conn.executemany(f"INSERT INTO results ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
                              records)
     finally:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import SSLBenchError
-from ..store import COLUMNS, connect, read
+from ..store import COLUMNS, connect, read, transaction
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 NULLABLE = {"git_commit", "pretrain_seconds", "eval_seconds"}
@@ -121,14 +121,14 @@ def import_file(store_path: str | Path, path: str | Path) -> tuple[int, int]:
     key = [COLUMNS.index(c) for c in ("run_id", "protocol", "metric")]
     conn = connect(store_path)
     try:
-        seen = {tuple(r) for r in conn.execute("SELECT run_id, protocol, metric FROM results")}
-        fresh = []
-        for row in rows:
-            k = tuple(row[i] for i in key)
-            if k not in seen:
-                seen.add(k)
-                fresh.append(row)
-        with conn:
+        with transaction(conn):  # the duplicate check and the insert see the same store
+            seen = {tuple(r) for r in conn.execute("SELECT run_id, protocol, metric FROM results")}
+            fresh = []
+            for row in rows:
+                k = tuple(row[i] for i in key)
+                if k not in seen:
+                    seen.add(k)
+                    fresh.append(row)
             conn.executemany(f"INSERT INTO results ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
                              fresh)
     finally:
