@@ -103,3 +103,23 @@ def test_run_detection_on_a_generated_coco_set(tmp_path):
     ], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "detection AP_box" in result.output and "AP_mask" in result.output
+
+
+def test_eval_dataset_transfers_a_backbone_to_another_dataset(tmp_path):
+    import sqlite3
+
+    from voc_fixture import make_voc2007
+
+    make_coco(tmp_path / "data", {"train2017": 4})
+    make_voc2007(tmp_path / "data", n_trainval=40, n_test=20)
+    result = CliRunner().invoke(cli, [
+        "run", "-m", "random", "-p", "lowshot", "-d", "coco", "--eval-dataset", "voc2007",
+        "--data-root", str(tmp_path / "data"), "-o", str(tmp_path / "out"), "--no-progress",
+        "--set", "model.backbone=convnet-small", "--set", "model.backbone_options={width: 8}",
+        "--set", "data.input_size=16", "--set", "lowshot.k=[1]", "--set", "lowshot.samples=1",
+        "--set", "lowshot.costs=[1.0]",
+    ], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = sqlite3.connect(tmp_path / "out" / "results.sqlite").execute(
+        "SELECT dataset, eval_dataset, metric FROM results").fetchall()
+    assert {r[:2] for r in rows} == {("coco", "voc2007")} and {r[2] for r in rows} == {"map@k1", "map@all"}
