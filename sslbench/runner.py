@@ -47,6 +47,11 @@ def resolve_config(method: str, dataset: str, protocols: list[str], config_file:
         close = difflib.get_close_matches(key, valid, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ConfigError(f"unknown config section {key!r}{hint} (valid: {', '.join(valid)})")
+    user_model = user.get("model") or {}
+    if "backbone" in user_model and "backbone_options" not in user_model:
+        # options in presets belong to the preset's backbone (e.g. small_stem for resnet18)
+        layered = merge(layered, {"model": {"backbone_options": {}}})
+        layered["model"]["backbone_options"] = {}
     values = merge(layered, user)
 
     seed = values.get("seed", 0)

@@ -54,3 +54,11 @@ def test_pretrain_hash_ignores_protocol_settings_but_not_method_ones():
     b = resolve_config("moco", "digits", ["knn", "linear"], sets={"knn": {"k": [5]}})
     c = resolve_config("moco", "digits", ["knn"], sets={"moco": {"temperature": 0.5}})
     assert a.pretrain_hash() == b.pretrain_hash() != c.pretrain_hash()
+
+
+def test_choosing_another_backbone_drops_the_presets_backbone_options():
+    c = resolve_config("moco", "cifar10", ["knn"], sets={"data": {"root": "/x"}},
+                       overrides={"model": {"backbone": "convnet-small"}})
+    assert c.model.backbone == "convnet-small" and c.model.backbone_options == {}
+    kept = resolve_config("moco", "cifar10", ["knn"], sets={"data": {"root": "/x"}})
+    assert kept.model.backbone_options == {"small_stem": True}
