@@ -20,6 +20,10 @@ class DatasetSpec:
     label)``; datasets whose images all share one size return a
     :class:`sslbench.datasets.TensorImageDataset` (the engine then batches them without
     workers), others resize each image to ``image_size`` (shorter side, then centre crop).
+    Multi-label datasets (VOC2007, COCO as classification) return a ``(C,)`` int64 vector instead
+    of the int label (1 present, 0 absent, -1 ignored) and set ``multilabel = True`` on the
+    ``Dataset``; single-label protocols (kNN, linear, retrieval, finetune) then refuse them with a
+    clear error, and ``lowshot`` reports mAP.
     ``defaults`` are config overrides (e.g. ``{"data": {"input_size": 32}}``) applied before the
     method's presets.
     """
