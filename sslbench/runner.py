@@ -50,8 +50,7 @@ def resolve_config(method: str, dataset: str, protocols: list[str], config_file:
     user_model = user.get("model") or {}
     if "backbone" in user_model and "backbone_options" not in user_model:
         # options in presets belong to the preset's backbone (e.g. small_stem for resnet18)
-        layered = merge(layered, {"model": {"backbone_options": {}}})
-        layered["model"]["backbone_options"] = {}
+        layered = {**layered, "model": {**layered.get("model", {}), "backbone_options": {}}}
     values = merge(layered, user)
 
     seed = values.get("seed", 0)
