@@ -64,3 +64,19 @@ def _video_transformer(name):
 def register_backbones(register):
     for name in ("vivit-tiny", "vivit-small", "viswin-tiny"):
         register(name, _video_transformer(name))
+
+
+def _soccernet(root, split, image_size):
+    from sslbench.errors import DatasetError
+
+    raise DatasetError("soccernet holds whole games, not images: it is read by the tamap protocol and "
+                       "`sslbench comedian` (see sslbench.spotting.soccernet for its layout)")
+
+
+@hookimpl
+def register_datasets(register):
+    from sslbench.data import DatasetSpec
+
+    register(DatasetSpec(name="soccernet", load=_soccernet, num_classes=17, splits=("train", "valid", "test", "challenge"),
+                         description="SoccerNet-v2 action spotting (2 fps frames, Labels-v2.json, 1 fps features); "
+                                     "for --protocol tamap"))

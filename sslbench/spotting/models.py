@@ -42,6 +42,8 @@ class VideoTransformerConfig:
     :param temporal_depth: blocks of the temporal encoder (thesis: 4).
     :param temporal_heads: attention heads of the temporal blocks.
     :param img_size: frame size (int or (H, W)) given to timm.
+    :param num_classes: > 0 adds the spotting head, a linear classifier per temporal token
+        (``classify``); 0 (Table C.1's counts) has none.
     :param spatial_options: extra keyword arguments of ``timm.create_model`` (e.g. a tiny
         ``embed_dim``/``depth``/``num_heads``/``patch_size`` for CPU tests).
     """
@@ -53,6 +55,7 @@ class VideoTransformerConfig:
     temporal_heads: int = 3
     img_size: Any = 224
     channels: int = 3
+    num_classes: int = 0
     spatial_options: dict = field(default_factory=dict)
 
 
@@ -101,6 +104,7 @@ class VideoTransformer(nn.Module):
         self.temporal = TemporalEncoder(self.num_features, config.tokens, config.temporal_depth, config.temporal_heads)
         self.mask_token = nn.Parameter(torch.zeros(self.num_features))
         nn.init.trunc_normal_(self.mask_token, std=0.02)
+        self.head = nn.Linear(self.num_features, config.num_classes) if config.num_classes > 0 else None
 
     @property
     def tokens(self) -> int:
@@ -133,6 +137,12 @@ class VideoTransformer(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         return self.temporal(self.spatial_tokens(x, mask))
 
+    def classify(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T_l, num_classes) logits of the spotting head."""
+        if self.head is None:
+            raise ValueError("this video transformer has no spotting head: build it with num_classes > 0")
+        return self.head(self(x, mask))
+
 
 def random_token_mask(batch: int, tokens: int, ratio: float, generator: torch.Generator | None = None,
                       device: Any = None) -> torch.Tensor | None:
@@ -145,7 +155,7 @@ def random_token_mask(batch: int, tokens: int, ratio: float, generator: torch.Ge
     return ranks < n_masked
 
 
-_OPTIONS = {"tokens", "frames_per_token", "temporal_depth", "temporal_heads", "img_size"}
+_OPTIONS = {"tokens", "frames_per_token", "temporal_depth", "temporal_heads", "img_size", "num_classes"}
 
 
 def build_video_transformer(name: str, in_chans: int = 3, **options: Any) -> VideoTransformer:
@@ -156,7 +166,7 @@ def build_video_transformer(name: str, in_chans: int = 3, **options: Any) -> Vid
     base = PRESETS[name]
     fields: dict[str, Any] = {"spatial": base.spatial, "tokens": base.tokens, "frames_per_token": base.frames_per_token,
                               "temporal_depth": base.temporal_depth, "temporal_heads": base.temporal_heads,
-                              "img_size": base.img_size, "channels": in_chans, "spatial_options": {}}
+                              "img_size": base.img_size, "channels": in_chans, "num_classes": 0, "spatial_options": {}}
     for key, value in options.items():
         if key in _OPTIONS or key == "spatial":
             fields[key] = tuple(value) if isinstance(value, list) else value
