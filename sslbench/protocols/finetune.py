@@ -6,7 +6,8 @@ batch / 64 with cosine decay and no warm-up, random crops, horizontal flip and t
 colour jitter: preset ``b1``. For images the thesis gives no recipe; preset ``image`` is a plain
 convention of the field, not a thesis number: 100 epochs, batch 256, lr 0.05 x batch / 256,
 cosine, no dropout, random resized crop (0.08, 1) + flip. Evaluation uses the deterministic
-evaluation view (one crop; the 30-crop video evaluation belongs to the video data pipeline).
+evaluation view (one crop); videos use the 30-view test of B.1 (mean of the softmax over 10
+clips x 3 crops, :mod:`sslbench.video.evaluation`).
 The pretrained backbone is copied, never modified, so later protocols see the frozen weights.
 """
 
@@ -108,6 +109,15 @@ def finetune_and_test(backbone: Any, ctx: Any, p: FinetuneParams) -> tuple[float
             step += 1
     net.eval()
     head.eval()
+    if getattr(ctx, "is_video", False):  # B.1: mean prediction over the 30 views of each test video
+        from ..video.evaluation import multiview_predictions
+
+        with torch.no_grad():
+            probs, y = multiview_predictions(lambda x: head(net(x)), ctx, ctx.spec.test_split)
+        top1 = 100.0 * float((probs.argmax(1) == y).float().mean())
+        top5 = (100.0 * float((probs.topk(5, dim=1).indices == y[:, None]).any(1).float().mean())
+                if num_classes > 5 else None)
+        return top1, top5
     correct1 = correct5 = seen = 0
     with torch.no_grad():
         for images, y in eval_batches(ctx.dataset(ctx.spec.test_split), 256, ctx.config.data.num_workers):

@@ -20,6 +20,10 @@ Presets (``linear.preset``) fill every schedule field left unset:
   thesis; 256 is MoCo's).
 - ``a5.2`` (thesis A.5.2, after MoCo v3): 90 epochs, batch 1024, lr 0.1 x batch / 256, cosine
   decay per epoch, momentum 0.9, no weight decay.
+- ``b1`` (thesis B.1, video): 60 epochs, batch 512, lr 2 x batch / 512, 35 warm-up epochs then
+  cosine, momentum 0.9, no weight decay. On video datasets the features of the cache are the
+  mean of the 30-view test (:mod:`sslbench.video.evaluation`), and ``augment`` mode trains on one
+  random clip per video and epoch, as B.1 does.
 """
 
 from __future__ import annotations
@@ -41,6 +45,10 @@ LINEAR_PRESETS: dict[str, dict[str, Any]] = {
              "milestones": [60, 80]},
     "a5.2": {"epochs": 90, "lr": 0.1, "lr_scaling": "linear", "batch_size": 1024, "schedule": "cosine",
              "milestones": []},
+    # video (thesis B.1, after Feichtenhofer et al. 2021): 60 epochs, batch 512, lr 2 x batch / 512,
+    # 35 warm-up epochs then cosine; the test is the 30-view mean (sslbench.video.evaluation)
+    "b1": {"epochs": 60, "lr": 2.0, "lr_scaling": "linear", "batch_size": 512, "schedule": "cosine",
+           "milestones": [], "lr_base_batch": 512, "warmup_epochs": 35},
 }
 
 #: Default L-BFGS regularisation grid: lambda of ``mean CE + lambda / 2 ||W||^2`` (log-spaced).
@@ -51,7 +59,7 @@ DEFAULT_L2_GRID = [10.0 ** e for e in range(-7, 3)]
 class LinearParams:
     """Mode, preset, and overrides of the preset's schedule (None = take the preset's value)."""
 
-    preset: Literal["a5.1", "a5.2"] = "a5.1"
+    preset: Literal["a5.1", "a5.2", "b1"] = "a5.1"
     mode: Literal["cached", "augment", "lbfgs"] = "cached"
     epochs: int | None = None
     lr: float | None = None
@@ -59,6 +67,9 @@ class LinearParams:
     batch_size: int | None = None
     schedule: Literal["step", "cosine"] | None = None
     milestones: list[int] | None = None
+    #: batch size of the linear scaling rule (None: 256) and linear warm-up epochs (None: 0)
+    lr_base_batch: int | None = None
+    warmup_epochs: int | None = None
     gamma: float = 0.1
     momentum: float = 0.9
     weight_decay: float = 0.0
@@ -96,13 +107,17 @@ class LinearParams:
 
     def scaled_lr(self) -> float:
         """The learning rate after the linear scaling rule (``a5.2``: 0.1 x batch / 256)."""
-        return self.lr * self.batch_size / 256 if self.lr_scaling == "linear" else self.lr
+        return self.lr * self.batch_size / (self.lr_base_batch or 256) if self.lr_scaling == "linear" else self.lr
 
     def lr_at(self, epoch: int) -> float:
-        """Learning rate of ``epoch``: steps x gamma at the milestones, or per-epoch cosine decay."""
+        """Learning rate of ``epoch``: steps x gamma at the milestones, or per-epoch cosine decay
+        (after ``warmup_epochs`` of linear warm-up, when set)."""
         base = self.scaled_lr()
+        warmup = self.warmup_epochs or 0
+        if epoch < warmup:
+            return base * (epoch + 1) / warmup
         if self.schedule == "cosine":
-            return base * 0.5 * (1.0 + math.cos(math.pi * epoch / self.epochs))
+            return base * 0.5 * (1.0 + math.cos(math.pi * (epoch - warmup) / max(1, self.epochs - warmup)))
         return base * self.gamma ** sum(epoch >= m for m in self.milestones)
 
 

@@ -160,7 +160,7 @@ def _reject_unknown(name: str, options: dict[str, Any], allowed: set[str]) -> No
         raise ConfigError(f"unknown option {unknown[0]!r} for backbone {name!r}: expected one of {sorted(allowed)}")
 
 
-def build_resnet3d(depth: int, in_chans: int, **options: Any) -> ResNet3D:
+def build_resnet3d(depth: int, in_chans: int, /, **options: Any) -> ResNet3D:
     """ResNet3D-``depth`` slow path (options ``width``, ``zero_init_residual``)."""
     _reject_unknown(f"resnet3d{depth}", options, {"width", "zero_init_residual"})
     return ResNet3D(depth, in_chans, **options)
