@@ -62,6 +62,7 @@ class ComedianParams:
     (75 per half), SCE tau 0.1 / tau_m 0.07 / lambda 0.5; step 3 lr 5e-4 (ViViT; 3e-4 ViSwin),
     batch 128, 100 clips per game, classifier 30 epochs then 20 (ViViT) whole-model epochs;
     10 warm-up epochs in steps 1-2; alpha_1 = alpha_2 = 0.25 (best of Table 6.4).
+    ``device``: auto (CUDA when available), cpu or cuda[:N].
     Not in the thesis: ``step1_ema`` (0.99, the momentum of the video presets, SPEC §4),
     ``step2_epochs`` (100), ``radius`` epsilon (1 s).
     """
@@ -72,6 +73,7 @@ class ComedianParams:
     test_split: str = "test"
     features: str = "baidu_soccer_embeddings_PCA512"
     seed: int = 0
+    device: str = "auto"
     warmup_epochs: float = 10.0
     proj_hidden: int = 1024
     proj_out: int = 256
@@ -229,7 +231,10 @@ def register_commands(cli):
             import torch
 
             torch.manual_seed(params.seed)
+            from sslbench.engine.trainer import pick_device
+
+            device = pick_device(params.device)
             model = build_model(params, num_classes=17)
             load_weights(model, last)
-            metrics = evaluate_model(model, root, tamap_params, Path(output_dir) / "spotting")
+            metrics = evaluate_model(model.to(device), root, tamap_params, Path(output_dir) / "spotting", device)
             click.echo("tamap " + ", ".join(f"{m.name} {m.value:.2f}" for m in metrics))

@@ -68,6 +68,12 @@ def save_model(model: VideoTransformer, p: Any, path: Path, step: int, extra: di
                      "backbone_name": p.backbone, **(extra or {})}, path)
 
 
+def _device(p: Any) -> torch.device:
+    from sslbench.engine.trainer import pick_device
+
+    return pick_device(p.device)
+
+
 # --------------------------------------------------------------------------- data
 
 
@@ -219,14 +225,15 @@ def step1(games: list[soccernet.Game], p: Any, out: Path, init: str | Path | Non
     windows = [(half, k) for g in games for half in g.halves for k in range(0, half.n_frames - ts + 1, ts)]
     if len(windows) < p.step1_batch_size:
         raise SSLBenchError(f"step 1 has {len(windows)} windows, fewer than comedian.step1_batch_size")
-    learner = SpatialMoCo(model.spatial, p).train()
+    device = _device(p)
+    learner = SpatialMoCo(model.spatial, p).to(device).train()
     aug = augmentation("spatial", size)
     rng = np.random.default_rng(p.seed)
 
     def batches(epoch: int):
         for chunk in _batched(windows, p.step1_batch_size, rng):
             clips = torch.stack([read_clip(h, k, ts, size) for h, k in chunk])  # (B, T_s, 3, H, W)
-            yield [augment_batch(clips, aug).flatten(1, 2) for _ in range(2)]
+            yield [augment_batch(clips.to(device), aug).flatten(1, 2) for _ in range(2)]
 
     def loss_fn(views):
         return learner.loss(*views)
@@ -234,7 +241,7 @@ def step1(games: list[soccernet.Game], p: Any, out: Path, init: str | Path | Non
     params = [q for q in learner.parameters() if q.requires_grad]
     _train(params, batches, loss_fn, p.step1_epochs, _steps(len(windows), p.step1_batch_size),
            p.step1_lr * p.step1_batch_size / 256, p.warmup_epochs, 1e-2, out / "log.jsonl", learner.update_target)
-    save_model(model, p, out / "backbone.pt", 1)
+    save_model(model.cpu(), p, out / "backbone.pt", 1)
     return model
 
 
@@ -256,8 +263,10 @@ def step2(games: list[soccernet.Game], p: Any, out: Path, init: str | Path | Non
                                 f"`sslbench soccernet-pca` first for the PCA-reduced bank)")
         banks[h] = torch.from_numpy(np.load(path).astype(np.float32))
     dim = next(iter(banks.values())).shape[1]
-    projector = mlp(model.num_features, p.proj_hidden, dim, 3, "hidden")
-    queue = FeatureQueue(p.step2_queue, dim)
+    device = _device(p)
+    projector = mlp(model.num_features, p.proj_hidden, dim, 3, "hidden").to(device)
+    queue = FeatureQueue(p.step2_queue, dim).to(device)
+    model.to(device)
     aug = augmentation("pretrain", size)
     rng = np.random.default_rng(p.seed + 1)
     gen = torch.Generator().manual_seed(p.seed + 1)
@@ -270,11 +279,12 @@ def step2(games: list[soccernet.Game], p: Any, out: Path, init: str | Path | Non
             clips = torch.stack([read_clip(h, s, frames, size) for h, s in chunk])
             teacher = torch.stack([banks[h][torch.from_numpy(soccernet.aligned_feature_indices(
                 s, tokens, len(banks[h]), model.config.frames_per_token))] for h, s in chunk])
-            yield augment_batch(clips, aug), F.normalize(teacher, dim=2)
+            yield augment_batch(clips.to(device), aug), F.normalize(teacher.to(device), dim=2)
 
     def loss_fn(batch):
         x, teacher = batch
         mask = random_token_mask(len(x), tokens, p.alpha1, gen)
+        mask = None if mask is None else mask.to(device)
         z = F.normalize(projector(model(x, mask).flatten(0, 1)), dim=1).view(len(x), tokens, dim)
         loss = distillation_loss(z, teacher, queue.features.clone(), p.lam, p.tau, p.tau_m)
         queue.enqueue(teacher.flatten(0, 1))
@@ -283,7 +293,7 @@ def step2(games: list[soccernet.Game], p: Any, out: Path, init: str | Path | Non
     params = list(model.parameters()) + list(projector.parameters())
     _train(params, batches, loss_fn, p.step2_epochs, _steps(n_items, p.step2_batch_size),
            p.step2_lr * p.step2_batch_size / 256 * frames / 64, p.warmup_epochs, 1e-2, out / "log.jsonl")
-    save_model(model, p, out / "backbone.pt", 2)
+    save_model(model.cpu(), p, out / "backbone.pt", 2)
     return model
 
 
@@ -304,7 +314,8 @@ def step3(games: list[soccernet.Game], p: Any, out: Path, init: str | Path | Non
     gen = torch.Generator().manual_seed(p.seed + 2)
     beta = torch.distributions.Beta(torch.tensor(p.mixup_alpha), torch.tensor(p.mixup_alpha))
     n_items = len(halves) * p.step3_clips_per_half
-    model.train()
+    device = _device(p)
+    model.to(device).train()
 
     def batches(epoch: int):
         items = [(h, s) for _, h in halves for s in clip_starts(h, p.step3_clips_per_half, frames, rng, True)]
@@ -312,15 +323,16 @@ def step3(games: list[soccernet.Game], p: Any, out: Path, init: str | Path | Non
             clips = torch.stack([read_clip(h, s, frames, size) for h, s in chunk])
             targets = torch.stack([torch.from_numpy(soccernet.token_targets(
                 *actions[id(h)], s, tokens, model.config.frames_per_token, p.radius)) for h, s in chunk])
-            yield augment_batch(clips, aug), targets
+            yield augment_batch(clips.to(device), aug), targets.to(device)
 
     def loss_fn(batch):
         x, y = batch
         if p.mixup_alpha > 0:
             lam = float(beta.sample())
-            perm = torch.randperm(len(x), generator=gen)
+            perm = torch.randperm(len(x), generator=gen).to(device)
             x, y = lam * x + (1 - lam) * x[perm], lam * y + (1 - lam) * y[perm]
         mask = random_token_mask(len(x), tokens, p.alpha2, gen)
+        mask = None if mask is None else mask.to(device)
         return spotting_bce_loss(model.classify(x, mask), y)
 
     lr = p.step3_lr * p.step3_batch_size / 256 * frames / 64
@@ -328,7 +340,7 @@ def step3(games: list[soccernet.Game], p: Any, out: Path, init: str | Path | Non
     _train(list(model.head.parameters()), batches, loss_fn, p.step3_classifier_epochs, steps, lr, 0, 1e-2,
            out / "log.jsonl")
     _train(list(model.parameters()), batches, loss_fn, p.step3_epochs, steps, lr, 0, 1e-2, out / "log.jsonl")
-    save_model(model, p, out / "backbone.pt", 3, {"num_classes": len(CLASSES)})
+    save_model(model.cpu(), p, out / "backbone.pt", 3, {"num_classes": len(CLASSES)})
     return model
 
 
