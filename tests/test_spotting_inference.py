@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import run_cli
 
 from sslbench.spotting import inference
 from sslbench.spotting.tamap import CLASSES, evaluate_spotting
@@ -142,3 +143,15 @@ def test_official_json_and_raw_round_trip(tmp_path):
     labels = {"annotations": [{"gameTime": "1 - 00:10", "label": "Goal", "position": "10000", "visibility": "shown"}]}
     result = evaluate_spotting({"g1": labels}, {"g1": obj})
     assert 0.0 <= result["a_mAP"] <= 1.0
+
+
+def test_spotting_nms_command_redoes_nms_from_raw(tmp_path):
+    times = inference.token_times(40)
+    scores = np.random.default_rng(5).random((40, 17))
+    inference.save_raw(tmp_path / "raw" / "a" / "g" / inference.RAW_FILE, {1: (times, scores), 2: (times, scores)})
+    result = run_cli("spotting-nms", str(tmp_path / "raw"), str(tmp_path / "out"), "--nms", "soft", "--window", "4")
+    assert result.returncode == 0, result.stderr
+    preds = json.loads((tmp_path / "out" / "a" / "g" / "results_spotting.json").read_text())["predictions"]
+    soft = inference.soft_nms(times, scores.astype(np.float32).astype(np.float64), 4.0)
+    assert len(preds) == 2 * soft.size
+    assert float(preds[0]["confidence"]) == pytest.approx(soft[0, 0])

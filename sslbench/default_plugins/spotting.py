@@ -33,6 +33,26 @@ def register_commands(cli):
         result = evaluate_folders(labels_dir, predictions_dir, metric)
         click.echo(json.dumps(result, indent=2) if as_json else format_table(result))
 
+    @cli.command("spotting-nms")
+    @click.argument("raw_dir", type=click.Path(file_okay=False))
+    @click.argument("output_dir", type=click.Path(file_okay=False))
+    @click.option("--nms", type=click.Choice(["hard", "soft", "none"]), default="hard", show_default=True)
+    @click.option("--window", type=float, help="NMS window in seconds (default: 5 hard, 10 soft).")
+    @click.option("--decay", type=click.Choice(["gaussian", "linear"]), default="gaussian", show_default=True,
+                  help="Soft-NMS decay.")
+    @click.option("--min-score", type=float, default=0.0, show_default=True, help="Drop lower scores.")
+    def spotting_nms(raw_dir: str, output_dir: str, nms: str, window: float | None, decay: str, min_score: float) -> None:
+        """Redo NMS on kept raw scores: RAW_DIR/<game>/raw_predictions.npz -> OUTPUT_DIR/<game>/results_spotting.json."""
+        from sslbench.errors import SSLBenchError
+        from sslbench.spotting.inference import predictions_from_raw
+
+        if window is not None and not window > 0:
+            raise SSLBenchError(f"invalid --window {window}: expected seconds > 0")
+        games = predictions_from_raw(raw_dir, output_dir, nms, window, decay, min_score)
+        if not games:
+            raise SSLBenchError(f"{raw_dir}: no <game>/raw_predictions.npz found")
+        click.echo(f"wrote {len(games)} results_spotting.json under {output_dir}")
+
     @cli.command("soccernet-pca")
     @click.argument("features_dir", type=click.Path(file_okay=False))
     @click.option("--dim", type=click.IntRange(1), default=512, show_default=True, help="Dimensions kept.")
