@@ -62,7 +62,8 @@ class ComedianParams:
     (75 per half), SCE tau 0.1 / tau_m 0.07 / lambda 0.5; step 3 lr 5e-4 (ViViT; 3e-4 ViSwin),
     batch 128, 100 clips per game, classifier 30 epochs then 20 (ViViT) whole-model epochs;
     10 warm-up epochs in steps 1-2; alpha_1 = alpha_2 = 0.25 (best of Table 6.4).
-    ``device``: auto (CUDA when available), cpu or cuda[:N].
+    ``device``: auto (CUDA when available), cpu or cuda[:N]; ``num_workers``: processes reading
+    frames (0: the main one).
     Not in the thesis: ``step1_ema`` (0.99, the momentum of the video presets, SPEC §4),
     ``step2_epochs`` (100), ``radius`` epsilon (1 s).
     """
@@ -74,6 +75,7 @@ class ComedianParams:
     features: str = "baidu_soccer_embeddings_PCA512"
     seed: int = 0
     device: str = "auto"
+    num_workers: int = 0
     warmup_epochs: float = 10.0
     proj_hidden: int = 1024
     proj_out: int = 256
@@ -111,6 +113,7 @@ class ComedianParams:
                      "step3_clips_per_half"):
             check(getattr(self, name) >= 1, f"comedian.{name}", getattr(self, name), "an integer >= 1")
         check(self.step1_batch_size >= 2, "comedian.step1_batch_size", self.step1_batch_size, "an integer >= 2")
+        check(self.num_workers >= 0, "comedian.num_workers", self.num_workers, "an integer >= 0")
         check(self.radius >= 0, "comedian.radius", self.radius, "seconds >= 0")
         check(self.mixup_alpha >= 0, "comedian.mixup_alpha", self.mixup_alpha, "a number >= 0 (0: no mixup)")
 

@@ -174,6 +174,24 @@ def _batched(items: list[Any], batch_size: int, rng: np.random.Generator, drop_l
             yield chunk
 
 
+class _ChunkReader(torch.utils.data.Dataset):
+    def __init__(self, chunks: list[Any], read: Callable[[Any], Any]) -> None:
+        self.chunks, self.read = chunks, read
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def __getitem__(self, i: int) -> Any:
+        return self.read(self.chunks[i])
+
+
+def _read_batches(chunks: list[Any], read: Callable[[Any], Any], workers: int) -> Iterator[Any]:
+    """``read(chunk)`` of each chunk in order, in ``workers`` processes (0: here)."""
+    if workers <= 0:
+        return map(read, chunks)
+    return iter(torch.utils.data.DataLoader(_ChunkReader(chunks, read), batch_size=None, num_workers=workers))
+
+
 def _steps(n: int, batch_size: int, drop_last: bool = True) -> int:
     return n // batch_size if drop_last else math.ceil(n / batch_size)
 
@@ -231,8 +249,10 @@ def step1(games: list[soccernet.Game], p: Any, out: Path, init: str | Path | Non
     rng = np.random.default_rng(p.seed)
 
     def batches(epoch: int):
-        for chunk in _batched(windows, p.step1_batch_size, rng):
-            clips = torch.stack([read_clip(h, k, ts, size) for h, k in chunk])  # (B, T_s, 3, H, W)
+        def read(chunk):
+            return torch.stack([read_clip(h, k, ts, size) for h, k in chunk])  # (B, T_s, 3, H, W)
+
+        for clips in _read_batches(list(_batched(windows, p.step1_batch_size, rng)), read, p.num_workers):
             yield [augment_batch(clips.to(device), aug).flatten(1, 2) for _ in range(2)]
 
     def loss_fn(views):
@@ -275,10 +295,13 @@ def step2(games: list[soccernet.Game], p: Any, out: Path, init: str | Path | Non
 
     def batches(epoch: int):
         items = [(h, s) for h in halves for s in clip_starts(h, p.step2_clips_per_half, frames, rng)]
-        for chunk in _batched(items, p.step2_batch_size, rng):
+        def read(chunk):
             clips = torch.stack([read_clip(h, s, frames, size) for h, s in chunk])
             teacher = torch.stack([banks[h][torch.from_numpy(soccernet.aligned_feature_indices(
                 s, tokens, len(banks[h]), model.config.frames_per_token))] for h, s in chunk])
+            return clips, teacher
+
+        for clips, teacher in _read_batches(list(_batched(items, p.step2_batch_size, rng)), read, p.num_workers):
             yield augment_batch(clips.to(device), aug), F.normalize(teacher.to(device), dim=2)
 
     def loss_fn(batch):
@@ -319,10 +342,13 @@ def step3(games: list[soccernet.Game], p: Any, out: Path, init: str | Path | Non
 
     def batches(epoch: int):
         items = [(h, s) for _, h in halves for s in clip_starts(h, p.step3_clips_per_half, frames, rng, True)]
-        for chunk in _batched(items, p.step3_batch_size, rng):
+        def read(chunk):
             clips = torch.stack([read_clip(h, s, frames, size) for h, s in chunk])
             targets = torch.stack([torch.from_numpy(soccernet.token_targets(
                 *actions[id(h)], s, tokens, model.config.frames_per_token, p.radius)) for h, s in chunk])
+            return clips, targets
+
+        for clips, targets in _read_batches(list(_batched(items, p.step3_batch_size, rng)), read, p.num_workers):
             yield augment_batch(clips.to(device), aug), targets.to(device)
 
     def loss_fn(batch):
