@@ -76,3 +76,26 @@ def test_pca_command_writes_reduced_files(root):
     soccernet.reduce_bank(root, 4)
     np.testing.assert_allclose(np.concatenate([np.load(p.with_name(p.stem + "_PCA4.npy")) for p in originals]), reduced,
                                rtol=1e-5, atol=1e-5)
+
+
+def test_extract_frames_samples_a_video_at_2_fps(tmp_path):
+    av = pytest.importorskip("av")
+    video = tmp_path / "1_224p.mkv"
+    with av.open(str(video), "w") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(40):  # 4 s at 10 fps, brightness grows with time
+            img = np.full((48, 64, 3), 5 * i, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    result = run_cli("soccernet-frames", str(tmp_path), "--height", "24", "--width", "32")
+    assert result.returncode == 0, result.stderr
+    n = soccernet._count_frames(tmp_path / "1")
+    assert n == 8 and not (tmp_path / ".1.extracting").exists()
+    half = soccernet.Half("g", 1, tmp_path / "1", n, None)
+    frames = soccernet.read_frames(half, 0, n)
+    assert frames.shape == (8, 24, 32, 3)
+    levels = frames.reshape(8, -1).mean(1)
+    np.testing.assert_allclose(levels, 5 * 5 * np.arange(8), atol=6)  # the frame shown at k / 2 s

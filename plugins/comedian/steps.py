@@ -335,7 +335,8 @@ def step3(games: list[soccernet.Game], p: Any, out: Path, init: str | Path | Non
     aug = augmentation("finetune", size)
     rng = np.random.default_rng(p.seed + 2)
     gen = torch.Generator().manual_seed(p.seed + 2)
-    beta = torch.distributions.Beta(torch.tensor(p.mixup_alpha), torch.tensor(p.mixup_alpha))
+    alpha = torch.tensor(float(p.mixup_alpha))
+    beta = torch.distributions.Beta(alpha, alpha) if p.mixup_alpha > 0 else None
     n_items = len(halves) * p.step3_clips_per_half
     device = _device(p)
     model.to(device).train()
@@ -353,7 +354,7 @@ def step3(games: list[soccernet.Game], p: Any, out: Path, init: str | Path | Non
 
     def loss_fn(batch):
         x, y = batch
-        if p.mixup_alpha > 0:
+        if beta is not None:
             lam = float(beta.sample())
             perm = torch.randperm(len(x), generator=gen).to(device)
             x, y = lam * x + (1 - lam) * x[perm], lam * y + (1 - lam) * y[perm]

@@ -53,6 +53,18 @@ def register_commands(cli):
             raise SSLBenchError(f"{raw_dir}: no <game>/raw_predictions.npz found")
         click.echo(f"wrote {len(games)} results_spotting.json under {output_dir}")
 
+    @cli.command("soccernet-frames")
+    @click.argument("root", type=click.Path(file_okay=False))
+    @click.option("--height", type=int, default=224, show_default=True)
+    @click.option("--width", type=int, default=398, show_default=True)
+    def soccernet_frames(root: str, height: int, width: int) -> None:
+        """Extract the frames of every <game>/<half>_224p.mkv under ROOT at 2 fps into <game>/<half>/000001.jpg...
+        (halves whose frames folder exists are skipped)."""
+        from sslbench.spotting.soccernet import extract_all
+
+        written = extract_all(root, size=(height, width))
+        click.echo(f"extracted {len(written)} halves under {root}")
+
     @cli.command("soccernet-pca")
     @click.argument("features_dir", type=click.Path(file_okay=False))
     @click.option("--dim", type=click.IntRange(1), default=512, show_default=True, help="Dimensions kept.")

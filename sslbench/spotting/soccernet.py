@@ -11,7 +11,8 @@ Layout of a root folder (SoccerNet's own, thesis 6.4.1)::
 ``<split>`` is a folder (``train``, ``valid``, ``test``, ``challenge``) or, instead, a file
 ``ROOT/<split>.txt`` listing game folders relative to ROOT. Frames are numbered from 1; frame
 ``k`` (0-based) is at ``k / 2`` seconds. Videos ``<half>_224p.mkv`` are decoded to such frame
-folders by :func:`extract_frames` (PyAV) -- the thesis extracts frames once, at 398x224.
+folders by :func:`extract_frames` (PyAV; ``sslbench soccernet-frames ROOT`` for a whole root) --
+the thesis extracts frames once, at 398x224.
 
 **Alignment** of tokens to the bank (6.3.3): token ``i`` of a window starting at frame ``f0``
 covers frames ``f0 + i * T_s ... f0 + (i + 1) * T_s - 1`` and sits at the mean time of its
@@ -109,7 +110,7 @@ def load_games(root: str | Path, split: str, features: str | None = DEFAULT_FEAT
             frames_dir = folder / str(half)
             if not frames_dir.is_dir():
                 video = folder / f"{half}_224p.mkv"
-                hint = f"; extract its frames at 2 fps with sslbench.spotting.soccernet.extract_frames" if video.is_file() else ""
+                hint = "; extract its frames at 2 fps with `sslbench soccernet-frames ROOT`" if video.is_file() else ""
                 raise DatasetError(f"{frames_dir}: frames of half {half} not found (expected {half}/000001.jpg ...){hint}")
             n = _count_frames(frames_dir)
             if n == 0:
@@ -273,4 +274,26 @@ def extract_frames(video: str | Path, out_dir: str | Path, fps: float = FPS, siz
             img.save(out / FRAME_PATTERN.format(written + 1), quality=90)
             written += 1
             next_time = written / fps
+    return written
+
+
+def extract_all(root: str | Path, fps: float = FPS, size: tuple[int, int] | None = (224, 398),
+                video_name: str = "{half}_224p.mkv") -> list[Path]:
+    """Extract the frames of every ``<game>/<half>_224p.mkv`` under ``root`` whose ``<half>/`` frames
+    folder is missing; each folder is written under a temporary name, then renamed. Returns them."""
+    import shutil
+
+    written = []
+    for half in (1, 2):
+        for video in sorted(Path(root).rglob(video_name.format(half=half))):
+            target = video.parent / str(half)
+            if target.is_dir():
+                continue
+            tmp = video.parent / f".{half}.extracting"
+            shutil.rmtree(tmp, ignore_errors=True)
+            if extract_frames(video, tmp, fps, size) == 0:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise DatasetError(f"{video}: no frame could be decoded")
+            os.replace(tmp, target)
+            written.append(target)
     return written
