@@ -7,6 +7,8 @@ features weighted by exp(sim / T), k = 20 and 200, T = 0.07, all of them paramet
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -36,12 +38,33 @@ class KNNParams:
 
 
 def rows(x: Any, start: int, stop: int) -> "torch.Tensor":
-    """Rows ``start:stop`` of a tensor or a (memory-mapped) numpy array as a float32 tensor."""
+    """Rows ``start:stop`` of a tensor or a (memory-mapped) numpy array as a float32 tensor.
+
+    A memory-mapped file is read with ``pread`` instead of through the mapping: pages touched
+    through a mapping stay in the process's resident set, so scanning a 10 GB bank would hold
+    10 GB; read this way, only the current chunk is resident.
+    """
     import torch
 
     if isinstance(x, torch.Tensor):
         return x[start:stop].float()
+    if isinstance(x, np.memmap) and x.filename and x.flags.c_contiguous and x.ndim == 2:
+        return torch.from_numpy(_pread_rows(x, start, min(stop, len(x))).astype(np.float32, copy=False))
     return torch.from_numpy(np.array(x[start:stop], dtype=np.float32))
+
+
+def _pread_rows(x: np.memmap, start: int, stop: int) -> np.ndarray:
+    row_bytes = x.itemsize * x.shape[1]
+    n = max(0, stop - start)
+    buffer = bytearray(n * row_bytes)
+    with open(x.filename, "rb", buffering=0) as fh:
+        view, offset = memoryview(buffer), x.offset + start * row_bytes
+        while view:
+            got = os.preadv(fh.fileno(), [view], offset)
+            if got == 0:
+                raise EOFError(f"{x.filename} ends before row {stop}")
+            view, offset = view[got:], offset + got
+    return np.frombuffer(buffer, dtype=x.dtype).reshape(n, x.shape[1])
 
 
 def column_mean(x: Any, chunk: int = 65536) -> "torch.Tensor":
