@@ -110,3 +110,22 @@ def test_three_steps_and_tamap_run_end_to_end(tmp_path):
                      "-o", str(tmp_path / "results"), "--no-progress")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "a_mAP" in result.stdout and "mAP@1s" in result.stdout
+
+
+def test_an_image_backbone_initialises_the_spatial_encoder(tmp_path):
+    from types import SimpleNamespace
+
+    from sslbench.engine import checkpoint
+    from sslbench_comedian.steps import build_model, load_weights
+
+    p = SimpleNamespace(backbone="vivit-tiny", backbone_options=TINY["comedian"]["backbone_options"])
+    torch.manual_seed(0)
+    pretrained = build_model(p).spatial  # e.g. trained by MoCo or SCE on stacked 2-frame windows
+    checkpoint.save({"backbone": pretrained.state_dict()}, tmp_path / "backbone.pt")
+    torch.manual_seed(1)
+    model = build_model(p, num_classes=17)
+    load_weights(model, tmp_path / "backbone.pt")
+    for key, value in pretrained.state_dict().items():
+        assert torch.equal(model.spatial.state_dict()[key], value)
+    checkpoint.save({"backbone": build_model(p).state_dict()}, tmp_path / "video.pt")
+    load_weights(model, tmp_path / "video.pt")  # a step-1/2 checkpoint: the head stays as it is

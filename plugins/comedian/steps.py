@@ -269,7 +269,10 @@ def step1(games: list[soccernet.Game], p: Any, out: Path, init: str | Path | Non
 
 
 def step2(games: list[soccernet.Game], p: Any, out: Path, init: str | Path | None = None) -> VideoTransformer:
-    """SCE distillation of each temporal token to its aligned bank feature, masking alpha_1."""
+    """SCE distillation of each temporal token to its aligned bank feature, masking alpha_1.
+
+    The queue of teacher features starts as random unit vectors (as MoCo's queue does) and
+    fills with the aligned bank features of each batch, oldest out; no momentum encoder."""
     model = build_model(p)
     if init:
         load_weights(model, init)
