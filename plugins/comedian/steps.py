@@ -367,8 +367,13 @@ def step3(games: list[soccernet.Game], p: Any, out: Path, init: str | Path | Non
 
     lr = p.step3_lr * p.step3_batch_size / 256 * frames / 64
     steps = _steps(n_items, p.step3_batch_size)
+    body = [q for name, q in model.named_parameters() if not name.startswith("head.")]
+    for q in body:  # the classifier alone first: no gradient through the backbone
+        q.requires_grad_(False)
     _train(list(model.head.parameters()), batches, loss_fn, p.step3_classifier_epochs, steps, lr, 0, 1e-2,
            out / "log.jsonl")
+    for q in body:
+        q.requires_grad_(True)
     _train(list(model.parameters()), batches, loss_fn, p.step3_epochs, steps, lr, 0, 1e-2, out / "log.jsonl")
     save_model(model.cpu(), p, out / "backbone.pt", 3, {"num_classes": len(CLASSES)})
     return model
