@@ -25,7 +25,9 @@ class DatasetSpec:
     ``Dataset``; single-label protocols (kNN, linear, retrieval, finetune) then refuse them with a
     clear error, and ``lowshot`` reports mAP.
     ``defaults`` are config overrides (e.g. ``{"data": {"input_size": 32}}``) applied before the
-    method's presets.
+    method's presets. With ``modality="video"``, ``load(root, split, image_size, data=None)`` also
+    receives the run's :class:`sslbench.config.DataConfig` and returns a
+    :class:`sslbench.video.datasets.VideoDataset` of ``(uint8 clips (V, C, T, H, W), int label)``.
     """
 
     name: str
