@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -31,22 +30,23 @@ labels = np.load(labels_path)
 q = torch.from_numpy(np.random.default_rng(1).standard_normal((queries, bank.shape[1]), dtype=np.float32))
 start = time.perf_counter()
 preds = knn_predict(q, bank, labels, 1000, [20, 200], 0.07, query_chunk=queries, bank_chunk=chunk)
-print(json.dumps({"seconds": time.perf_counter() - start,
-                  "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0]
+print(json.dumps({"seconds": time.perf_counter() - start, "peak_rss_kb": int(hwm.split()[1]),
                   "predicted": int(preds[20].numel())}))
 """
 
 
 def write_bank(path: Path, rows: int, dim: int, chunk: int = 65536) -> None:
+    """Write the bank with the feature cache's own streaming writer."""
     import numpy as np
 
+    from sslbench.engine.evaluation import _StreamedArray
+
     rng = np.random.default_rng(0)
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(rows, dim))
+    sink = _StreamedArray(path, (rows, dim), np.float32)
     for s in range(0, rows, chunk):
-        n = min(chunk, rows - s)
-        out[s:s + n] = rng.standard_normal((n, dim), dtype=np.float32)
-        out.flush()
-    del out
+        sink.write(rng.standard_normal((min(chunk, rows - s), dim), dtype=np.float32))
+    sink.commit()
 
 
 def main() -> None:
