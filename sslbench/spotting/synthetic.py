@@ -145,6 +145,12 @@ def synthetic_games(seed: int, n_games: int, **options: Any) -> dict[str, tuple[
     return games
 
 
+#: A distinct bright colour per class for the event marks of :func:`write_soccernet`.
+_PALETTE = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (255, 0, 255), (0, 255, 255), (255, 255, 255),
+            (255, 128, 0), (128, 255, 0), (0, 128, 255), (255, 0, 128), (128, 0, 255), (0, 255, 128),
+            (255, 128, 128), (128, 255, 128), (128, 128, 255), (200, 200, 0)]
+
+
 def write_soccernet(root: str | Path, seed: int = 0, splits: dict[str, int] | None = None, half_seconds: float = 60.0,
                     size: tuple[int, int] = (32, 32), feature_dim: int = 64, event_period: float = 8.0,
                     classes: tuple[int, ...] = (2, 8, 9, 10), features: str = "baidu_soccer_embeddings") -> list[str]:
@@ -181,7 +187,7 @@ def write_soccernet(root: str | Path, seed: int = 0, splits: dict[str, int] | No
                     for t, c in zip(times, labels):
                         if abs(k / 2 - t) <= 1.0:
                             r, col = (c % 4) * h // 4, (c // 4) * w // 5
-                            img[r:r + h // 4, col:col + w // 5] = (255 * (c % 2), 255, 255 * (c % 3 == 0))
+                            img[r:r + h // 4, col:col + w // 5] = _PALETTE[c]
                     Image.fromarray(img).save(frames_dir / f"{k + 1:06d}.jpg", quality=90)
                 feats = rng.normal(size=(int(half_seconds), feature_dim))
                 for t, c in zip(times, labels):
