@@ -26,27 +26,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{cpu}, {os.cpu_count()} logical CPUs ({torch.get_num_threads()} torch / BLAS threads), {gpu}, "
-            f"{platform.system()} {platform.release()}, Python {platform.python_version()}, torch {torch.__version__}")
+sys.path.insert(0, str(Path(__file__).parent))
+from _machine import describe  # noqa: E402
 
 
 def clustered_features(n: int, centers: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -182,7 +171,7 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
         threadpool_limits(args.threads)
-    print(f"machine: {machine()}")
+    print(f"machine: {describe()}")
     if args.only in (None, "p4"):
         bench_knn(args.bank, args.queries, args.dim, args.k)
     if args.only in (None, "p5"):

@@ -17,26 +17,15 @@ import contextlib
 import io
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return (f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, numpy {np.__version__}")
+sys.path.insert(0, str(Path(__file__).parent))
+from _machine import describe  # noqa: E402
 
 
 def max_difference(official: dict, ours: dict) -> float:
@@ -87,7 +76,7 @@ def main() -> int:
                             event_period=args.event_period)
     n_events = sum(len(labels["annotations"]) for labels, _ in games.values())
     n_predictions = sum(len(predictions["predictions"]) for _, predictions in games.values())
-    print(f"machine: {machine()}")
+    print(f"machine: {describe()}")
     print(f"data: {args.games} games of 2 x 45 min, {n_events} events ({n_events / args.games:.0f} per game), "
           f"{n_predictions} predictions ({n_predictions / args.games / 2:.0f} per half)")
 
