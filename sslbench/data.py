@@ -44,3 +44,4 @@ class DatasetSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     modality: str = "image"
     description: str = ""
+    layout: str = ""  # what --data-root must hold, for error messages

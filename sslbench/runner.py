@@ -88,7 +88,13 @@ def _check_names(config: RunConfig, regs: Registries, method_cls: Any, spec: Any
             raise ConfigError(f"eval_dataset {eval_spec.name!r} has {eval_spec.channels} channels but "
                               f"{spec.name!r} has {spec.channels}: expected matching channels")
     if spec.needs_root and not config.data.root:
-        raise ConfigError(f"dataset {spec.name!r} needs a root folder: pass --data-root PATH")
+        raise ConfigError(f"dataset {spec.name!r} needs a root folder: pass --data-root PATH"
+                          + (f" holding {spec.layout}" if spec.layout else ""))
+    if spec.needs_root and not Path(config.data.root).expanduser().is_dir():
+        from .errors import DatasetError
+
+        raise DatasetError(f"dataset root {config.data.root!r} for {spec.name!r} does not exist: expected a folder"
+                           + (f" with {spec.layout}" if spec.layout else ""))
 
 
 def _slug(text: str) -> str:

@@ -224,7 +224,7 @@ def test_predictions_the_typed_decoder_rejects_are_read_like_the_official_code(t
     odd = {"predictions": [
         {"position": 1234.7, "half": "1", "label": "Goal", "confidence": "0.5"},  # int(1234.7)
         {"position": " 5600", "half": True, "label": "Goal", "confidence": " .25"},  # int(" 5600"), float(" .25")
-        {"position": "7000", "half": 2, "label": "Foul", "confidence": "nan"},  # NaN: no prediction
+        {"position": "7000", "half": 2, "label": "Foul", "confidence": "-1"},  # negative: no prediction
     ]}
     path = tmp_path / "results_spotting.json"
     path.write_text(json.dumps(odd))
@@ -232,6 +232,15 @@ def test_predictions_the_typed_decoder_rejects_are_read_like_the_official_code(t
     via_dict = tamap.parse_predictions(odd)
     assert via_file.key.tolist() == via_dict.key.tolist() == [2 * HALF_FRAMES + 2, 2 * HALF_FRAMES + 11]  # Goal = 2
     assert via_file.value.tolist() == via_dict.value.tolist() == [0.5, 0.25]
+
+
+def test_nan_confidence_is_an_error_naming_the_file(tmp_path):
+    """The official code would silently drop a NaN; sslbench refuses it (a NaN is a broken model)."""
+    path = tmp_path / "results_spotting.json"
+    path.write_text(json.dumps({"predictions": [{"position": "7000", "half": 2, "label": "Foul",
+                                                 "confidence": "nan"}]}))
+    with pytest.raises(SSLBenchError, match="results_spotting.json: prediction 0 has confidence NaN"):
+        tamap.read_predictions(path)
 
 
 def _one_game(tmp_path: Path, labels_text: str | None = None, predictions_text: str | None = None) -> tuple[Path, Path]:

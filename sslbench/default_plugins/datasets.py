@@ -124,74 +124,74 @@ def register_datasets(register):
         description="scikit-learn's bundled 8x8 handwritten digits (1,437 train / 360 test), no download",
     ))
     register(DatasetSpec(
-        name="cifar10", load=_cifar10, num_classes=10, mean=CIFAR10_MEAN, std=CIFAR10_STD,
+        name="cifar10", layout='cifar-10-batches-py/{data_batch_1..5,test_batch}', load=_cifar10, num_classes=10, mean=CIFAR10_MEAN, std=CIFAR10_STD,
         defaults={"data": {"input_size": 32}, **SMALL_RESNET},
         description="CIFAR-10 in torchvision's python format under --data-root",
     ))
     register(DatasetSpec(
-        name="cifar100", load=_cifar100, num_classes=100, mean=CIFAR100_MEAN, std=CIFAR100_STD,
+        name="cifar100", layout='cifar-100-python/{train,test}', load=_cifar100, num_classes=100, mean=CIFAR100_MEAN, std=CIFAR100_STD,
         defaults={"data": {"input_size": 32}, **SMALL_RESNET},
         description="CIFAR-100 in torchvision's python format under --data-root",
     ))
     register(DatasetSpec(
-        name="imagefolder", load=_imagefolder, num_classes=0, test_split="val",
+        name="imagefolder", layout='<split>/<class>/<image>', load=_imagefolder, num_classes=0, test_split="val",
         splits=("train", "val"), defaults={"data": {"input_size": 224}, "model": {"backbone": "resnet50"}},
         description="any <root>/{train,val}/<class>/<image> tree (classes counted from train/)",
     ))
     register(DatasetSpec(
-        name="imagenet100", load=_imagenet100, num_classes=100, test_split="val",
+        name="imagenet100", layout='{train,val}/<wnid>/<image> with the 100 wnids of thesis Table A.1', load=_imagenet100, num_classes=100, test_split="val",
         splits=("train", "val"), defaults={"data": {"input_size": 224}, "model": {"backbone": "resnet50"}},
         description="ImageNet folder filtered to the 100 classes of thesis Table A.1",
     ))
     register(DatasetSpec(
-        name="stl10", load=_stl10, num_classes=10, mean=STL10_MEAN, std=STL10_STD,
+        name="stl10", layout='stl10_binary/{train,test,unlabeled}_X.bin, {train,test}_y.bin', load=_stl10, num_classes=10, mean=STL10_MEAN, std=STL10_STD,
         splits=("train", "test", "unlabeled", "train+unlabeled"), pretrain_split="train+unlabeled",
         defaults={"data": {"input_size": 96}, **SMALL_RESNET},
         description="STL-10 in torchvision's binary format (stl10_binary/); pretrains on unlabeled + train",
     ))
     register(DatasetSpec(
-        name="tiny-imagenet", load=_tiny_imagenet, num_classes=200, test_split="val", splits=("train", "val"),
+        name="tiny-imagenet", layout='tiny-imagenet-200/{train/<wnid>/images,val/images,val/val_annotations.txt}', load=_tiny_imagenet, num_classes=200, test_split="val", splits=("train", "val"),
         mean=TINY_IMAGENET_MEAN, std=TINY_IMAGENET_STD,
         defaults={"data": {"input_size": 64}, **SMALL_RESNET},
         description="Tiny-ImageNet-200 in its official folder format (tiny-imagenet-200/, val annotations file)",
     ))
     register(DatasetSpec(
-        name="imagenet", load=_imagenet, num_classes=1000, test_split="val", splits=("train", "val"),
+        name="imagenet", layout='{train,val}/<wnid>/<image>', load=_imagenet, num_classes=1000, test_split="val", splits=("train", "val"),
         defaults={"data": {"input_size": 224}, "model": {"backbone": "resnet50"}},
         description="ImageNet-1k as an ImageFolder: <root>/{train,val}/<wnid>/<image>",
     ))
     register(DatasetSpec(
-        name="voc2007", load=_voc2007, num_classes=20, splits=("train", "val", "trainval", "test"),
+        name="voc2007", layout='VOCdevkit/VOC2007/{JPEGImages,Annotations,ImageSets/Main}', load=_voc2007, num_classes=20, splits=("train", "val", "trainval", "test"),
         train_split="trainval", pretrain_split="trainval",
         defaults={"data": {"input_size": 224}, "model": {"backbone": "resnet50"}},
         description="Pascal VOC2007 (VOCdevkit layout), multi-label 20 classes: the low-shot set of Table 4.9",
     ))
     register(DatasetSpec(
-        name="coco", load=_coco, num_classes=0, splits=("train2017", "val2017"), train_split="train2017",
+        name="coco", layout='annotations/instances_<split>.json and <split>/<image>', load=_coco, num_classes=0, splits=("train2017", "val2017"), train_split="train2017",
         test_split="val2017", pretrain_split="train2017",
         defaults={"data": {"input_size": 224}, "model": {"backbone": "resnet50"}},
         description="COCO-format detection set: annotations/instances_<split>.json + <split>/ images (Table 4.11)",
     ))
     register(DatasetSpec(
-        name="videofolder", load=_videofolder, num_classes=0, test_split="val", splits=("train", "val"),
+        name="videofolder", layout='<split>/<class>/<video>', load=_videofolder, num_classes=0, test_split="val", splits=("train", "val"),
         modality="video", defaults=VIDEO_DEFAULTS,
         description="any <root>/{train,val}/<class>/<video> tree of videos, decoded with decord",
     ))
     register(DatasetSpec(
-        name="kinetics400", load=_kinetics400, num_classes=400, test_split="val", splits=("train", "val", "test"),
+        name="kinetics400", layout='<split>/<class>/<video> or Kinetics CSV annotations with <youtube_id>_<start>_<end>.mp4', load=_kinetics400, num_classes=400, test_split="val", splits=("train", "val", "test"),
         modality="video", defaults=VIDEO_DEFAULTS,
         description="Kinetics-400: <split>/<class>/<video> or annotations/<split>.csv + <split>/<ytid>_<start>_<end>.mp4",
     ))
     register(DatasetSpec(
-        name="kinetics200", load=_kinetics200, num_classes=200, test_split="val", splits=("train", "val"),
+        name="kinetics200", layout='<split>/<class>/<video> or Kinetics CSV annotations, filtered by data.class_list', load=_kinetics200, num_classes=200, test_split="val", splits=("train", "val"),
         modality="video", defaults=VIDEO_DEFAULTS,
         description="Mini-Kinetics-200: Kinetics-400 kept to data.class_list and/or data.video_list ({split} lists)",
     ))
     register(DatasetSpec(
-        name="ucf101", load=_ucf101, num_classes=101, modality="video", defaults=VIDEO_DEFAULTS,
+        name="ucf101", layout='UCF-101/<Class>/v_*.avi and ucfTrainTestlist/', load=_ucf101, num_classes=101, modality="video", defaults=VIDEO_DEFAULTS,
         description="UCF101: UCF-101/<Class>/*.avi + ucfTrainTestlist/ (official split data.split_id = 1, 2, 3)",
     ))
     register(DatasetSpec(
-        name="hmdb51", load=_hmdb51, num_classes=51, modality="video", defaults=VIDEO_DEFAULTS,
+        name="hmdb51", layout='<class>/*.avi and testTrainMulti_7030_splits/', load=_hmdb51, num_classes=51, modality="video", defaults=VIDEO_DEFAULTS,
         description="HMDB51: <class>/*.avi + testTrainMulti_7030_splits/ (official split data.split_id = 1, 2, 3)",
     ))

@@ -165,9 +165,13 @@ def _bin_predictions(position: np.ndarray, half: np.ndarray, cls: np.ndarray, co
         _class_of(label_of(i), source, what)
         _check_half(int(half[i]), source, what)
         raise SSLBenchError(f"{source}: {what} has a negative position {int(position[i])}")
+    nan = np.flatnonzero(np.isnan(confidence))
+    if len(nan):
+        raise SSLBenchError(f"{source}: prediction {int(nan[0])} has confidence NaN: expected a number "
+                            f"({len(nan)} NaN confidences in all)")
     frame = np.minimum(np.trunc(FRAMERATE * (position / 1000)).astype(np.int64), HALF_FRAMES - 1)
     binned = _last_wins(((half - 1) * _N_CLASSES + cls) * HALF_FRAMES + frame, confidence)
-    kept = binned.value >= 0  # a negative (or NaN) confidence is no prediction
+    kept = binned.value >= 0  # a negative confidence is no prediction
     return Binned(binned.key[kept], binned.value[kept])
 
 
