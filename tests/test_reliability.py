@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -41,6 +42,27 @@ def test_torchrun_two_processes_on_cpu_trains_and_stores_once(tmp_path):
     assert rows == 1
     state = checkpoint.load(next((out / "pretrain").glob("*/checkpoint.pt")))
     assert state["step"] == 5  # global batch 256 = 2 x 128: 1,437 images give 5 steps per epoch
+
+
+def test_torchrun_ranks_end_identical_with_a_queue_of_both_ranks_keys(tmp_path):
+    import torch
+
+    worker = Path(__file__).with_name("ddp_worker.py")
+    (tmp_path / "run").mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}",
+         str(worker), str(tmp_path)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert r0["weights"].keys() == r1["weights"].keys()
+    for key in r0["weights"]:
+        assert torch.equal(r0["weights"][key], r1["weights"][key]), key
+    assert torch.equal(r0["queue"], r1["queue"])
+    per_rank = len(r0["last_keys"])  # 128 = the global batch 256 over 2 ranks
+    assert per_rank == 128 and not torch.equal(r0["last_keys"], r1["last_keys"])
+    newest = r0["queue"][-2 * per_rank:]
+    assert torch.allclose(newest, torch.cat([r0["last_keys"], r1["last_keys"]]), atol=1e-6)
 
 
 def test_kill_9_then_resume_reaches_the_uninterrupted_weights(tmp_path):
@@ -87,6 +109,19 @@ def test_concurrent_writers_never_lose_rows(tmp_path):
     with ProcessPoolExecutor(4) as pool:
         list(pool.map(_insert_many, [(path, w) for w in range(4)]))
     assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM results").fetchone()[0] == 80
+
+
+def test_four_runs_at_once_on_one_store_keep_every_row(tmp_path):
+    out = tmp_path / "shared"
+    procs = [subprocess.Popen(_cmd("run", "-m", "random", "-p", "knn", "-d", "digits", "--seed", str(seed),
+                                   "-o", str(out), *SMALL), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+             for seed in range(4)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-2000:]
+    rows = sqlite3.connect(out / "results.sqlite").execute("SELECT seed, metric FROM results").fetchall()
+    assert sorted(rows) == [(seed, "top1@k5") for seed in range(4)]
 
 
 def test_non_finite_loss_stops_with_one_line(tmp_path):

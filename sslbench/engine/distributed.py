@@ -44,6 +44,14 @@ def all_gather_cat(x: torch.Tensor) -> torch.Tensor:
     return torch.cat(parts, 0)
 
 
+@torch.no_grad()
+def broadcast_buffers(module: torch.nn.Module, src: int = 0) -> None:
+    """Copy rank ``src``'s buffers (BN running statistics, queue) to every rank."""
+    if is_distributed():
+        for buffer in module.buffers():
+            dist.broadcast(buffer, src)
+
+
 def barrier() -> None:
     """Wait for every rank; a no-op in a single process."""
     if is_distributed():

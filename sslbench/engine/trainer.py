@@ -54,11 +54,17 @@ def build_backbone(registries: Any, name: str, in_chans: int, options: dict[str,
 
 @dataclass
 class PretrainOutcome:
-    backbone: nn.Module
+    """What a pretraining produced: the trained learner (online backbone first) and its timing."""
+
+    learner: nn.Module
     seconds: float
     steps: int
     final_loss: float | None
     resumed_from: int | None
+
+    @property
+    def backbone(self) -> nn.Module:
+        return self.learner.backbone
 
 
 def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path, resume: bool = False,
@@ -172,12 +178,13 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
                              "pretrain_hash": config.pretrain_hash()}, ckpt_path)
         if stop_after_epochs is not None and epoch >= stop_after_epochs:
             bar.close()
-            return PretrainOutcome(learner.backbone, time.perf_counter() - t0, step, final_loss, resumed_from)
+            return PretrainOutcome(learner, time.perf_counter() - t0, step, final_loss, resumed_from)
     bar.close()
+    dist.broadcast_buffers(learner)  # BN statistics are per rank: every rank ends with rank 0's
     if dist.is_main():
         checkpoint.save({"backbone": learner.backbone.state_dict(), "pretrain_hash": config.pretrain_hash(),
                          "method": method.name, "backbone_name": config.model.backbone}, run_dir / BACKBONE)
-    return PretrainOutcome(learner.backbone, time.perf_counter() - t0, step, final_loss, resumed_from)
+    return PretrainOutcome(learner, time.perf_counter() - t0, step, final_loss, resumed_from)
 
 
 def _check_finite(loss_sum: torch.Tensor, first: int, last: int, epoch: int, ckpt_path: Path) -> None:
