@@ -48,6 +48,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+    parser.add_argument("--profile", action="store_true", help="print where one step's time goes, by operator")
     args = parser.parse_args()
     config = resolve_config("moco", "cifar10", ["knn"], sets={"data": {"root": "/unused", "input_size": args.size},
                                                               "train": {"precision": args.precision}})
@@ -83,6 +84,12 @@ def main() -> None:
     _sync(device)
     achieved = flops * args.steps / (time.perf_counter() - start) / 1e9
     peak = matmul_peak(device)
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            step(args.steps + 2)
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
     print(f"machine: {describe()}")
     print(f"P2 ResNet-18 small-stem MoCo step, batch {args.batch} at {args.size}x{args.size}, {args.precision}: "
           f"{flops / 1e9:.1f} GFLOP/step")

@@ -90,11 +90,7 @@ def _check_names(config: RunConfig, regs: Registries, method_cls: Any, spec: Any
     if spec.needs_root and not config.data.root:
         raise ConfigError(f"dataset {spec.name!r} needs a root folder: pass --data-root PATH"
                           + (f" holding {spec.layout}" if spec.layout else ""))
-    if spec.needs_root and not Path(config.data.root).expanduser().is_dir():
-        from .errors import DatasetError
 
-        raise DatasetError(f"dataset root {config.data.root!r} for {spec.name!r} does not exist: expected a folder"
-                           + (f" with {spec.layout}" if spec.layout else ""))
 
 
 def _slug(text: str) -> str:
@@ -164,6 +160,8 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
 
     regs = regs or registries()
     output_dir = Path(output_dir)
+    for name in {config.dataset, config.eval_dataset or config.dataset}:
+        _require_root(regs.datasets.get(name), config.data.root)
     _ensure_writable(output_dir)
     method_cls = regs.methods.get(config.method)
     method = method_cls(config.method_params, config)
@@ -226,6 +224,15 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
     dist.barrier()
     return RunOutcome(config, metrics, run_dir, store_path, reused, pretrain_seconds, eval_seconds,
                       Path(checkpoint_path) if checkpoint_path is not None else None)
+
+
+def _require_root(spec: Any, root: str | None) -> None:
+    """A missing dataset root fails before anything is written, naming the expected layout."""
+    from .errors import DatasetError
+
+    if spec.needs_root and root and not Path(root).expanduser().is_dir():
+        raise DatasetError(f"dataset root {root!r} for {spec.name!r} does not exist: expected a folder"
+                           + (f" with {spec.layout}" if spec.layout else ""))
 
 
 def _ensure_writable(output_dir: Path) -> None:

@@ -176,20 +176,32 @@ def shuffled_batches(dataset: Any, batch_size: int, generator: torch.Generator,
     yield from eval_batches(subset, batch_size, num_workers)
 
 
+def _npy_header(shape: tuple[int, ...], dtype: np.dtype, length: int | None = None) -> bytes:
+    """A .npy v1.0 header, space-padded to ``length`` bytes (default: the next multiple of 64)."""
+    text = repr({"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": tuple(shape)})
+    body = text.encode("latin1")
+    total = length or -(-(10 + len(body) + 1) // 64) * 64
+    pad = total - 10 - len(body) - 1
+    if pad < 0:
+        raise ValueError(f"a .npy header for shape {shape} does not fit in {total} bytes")
+    return b"\x93NUMPY\x01\x00" + (total - 10).to_bytes(2, "little") + body + b" " * pad + b"\n"
+
+
 class _StreamedArray:
     """A ``.npy`` written row block by row block with plain file writes, renamed into place on
     commit. Writing through a memory map instead would keep every written page in the process's
-    resident set (10 GB for ImageNet's 1.28M x 2048 features); written this way only one batch is."""
+    resident set (10 GB for ImageNet's 1.28M x 2048 features); written this way only one batch is.
+    Fewer rows than announced (e.g. unreadable videos left out) shrink the header's shape on commit."""
 
     def __init__(self, path: Path, shape: tuple[int, ...], dtype: Any) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.shape, self.dtype = shape, np.dtype(dtype)
+        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
         self.tmp = Path(tmp)
         self.fh = os.fdopen(fd, "wb")
-        np.lib.format.write_array_header_1_0(
-            self.fh, {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": shape})
+        self.header = _npy_header(self.shape, self.dtype)
+        self.fh.write(self.header)
         self.rows = 0
 
     def write(self, block: np.ndarray) -> None:
@@ -198,9 +210,12 @@ class _StreamedArray:
         self.rows += len(block)
 
     def commit(self) -> np.ndarray:
-        if self.rows != self.shape[0]:
+        if self.rows > self.shape[0]:
             self.abort()
-            raise RuntimeError(f"{self.path}: wrote {self.rows} rows, expected {self.shape[0]}")
+            raise RuntimeError(f"{self.path}: wrote {self.rows} rows, more than the {self.shape[0]} announced")
+        if self.rows < self.shape[0]:
+            self.fh.seek(0)
+            self.fh.write(_npy_header((self.rows, *self.shape[1:]), self.dtype, len(self.header)))
         self.fh.flush()
         os.fsync(self.fh.fileno())
         self.fh.close()

@@ -89,13 +89,15 @@ def multiview_outputs(fn: Callable[[torch.Tensor], torch.Tensor], dataset: Any, 
             if reduce == "softmax":
                 out = out.softmax(1)
             out = out.view(b, v, -1).mean(1).cpu().numpy()
-            if feats is None:
+            if feats is None and sink is None:
                 if out_path is not None:
                     sink = _StreamedArray(out_path, (n, out.shape[1]), np.float32)
-                    feats = sink.array
                 else:
                     feats = np.empty((n, out.shape[1]), dtype=np.float32)
-            feats[pos:pos + b] = out
+            if sink is not None:
+                sink.write(out)
+            else:
+                feats[pos:pos + b] = out
             labels[pos:pos + b] = y.numpy()
             pos += b
             bar.update(b)
@@ -108,21 +110,17 @@ def multiview_outputs(fn: Callable[[torch.Tensor], torch.Tensor], dataset: Any, 
     report = getattr(dataset, "report_skipped", None)
     if report is not None:
         report()
-    if feats is None:
+    if pos == 0:
+        if sink is not None:
+            sink.abort()
         raise SSLBenchError(f"cannot evaluate: none of the {n} videos of {desc} can be read")
     labels = labels[:pos]
     if sink is None:
+        assert feats is not None
         return feats[:pos], labels
     if labels_path is not None:
         checkpoint.atomic_write(labels_path, lambda fh: np.save(fh, labels))
-    if pos < n:  # unreadable videos left out: keep the readable rows only
-        kept = _StreamedArray(out_path, (pos, feats.shape[1]), np.float32)
-        kept.array[:] = feats[:pos]
-        del feats
-        sink.abort()
-        return kept.commit(), labels
-    del feats
-    return sink.commit(), labels
+    return sink.commit(), labels  # unreadable videos left out: the header holds the readable rows
 
 
 def _videos_per_batch(ctx: Any, views_per_video: int) -> int:
