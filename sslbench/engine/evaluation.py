@@ -24,6 +24,7 @@ from torch import nn
 
 from ..config import stable_hash
 from ..errors import SSLBenchError
+from ..atomic import public_mode
 from . import checkpoint
 from . import distributed as dist
 from .data import ViewMaker
@@ -219,9 +220,7 @@ class _StreamedArray:
         self.fh.flush()
         os.fsync(self.fh.fileno())
         self.fh.close()
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.tmp, 0o666 & ~umask)
+        os.chmod(self.tmp, public_mode())
         os.replace(self.tmp, self.path)
         return np.load(self.path, mmap_mode="r")
 

@@ -35,13 +35,12 @@ settings without running the model again (:func:`predictions_from_raw`).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from ..atomic import atomic_write
 from .tamap import CLASSES, PREDICTIONS_FILE
 
 #: Thesis defaults (6.4.1 and Table 6.8): hard NMS of 5 s; soft NMS of 10 s; ignore 6 s of each edge.
@@ -234,23 +233,9 @@ def spotting_json(game: str, halves: Mapping[int, tuple[np.ndarray, np.ndarray]]
     return {"UrlLocal": game, "predictions": predictions}
 
 
-def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_spotting_json(path: str | Path, obj: Mapping[str, Any]) -> None:
     """Write a ``results_spotting.json`` atomically."""
-    _atomic_write(Path(path), lambda handle: json.dump(obj, handle))
+    atomic_write(Path(path), lambda handle: json.dump(obj, handle), mode="w")
 
 
 def save_raw(path: str | Path, halves: Mapping[int, tuple[np.ndarray, np.ndarray]]) -> None:
@@ -259,7 +244,7 @@ def save_raw(path: str | Path, halves: Mapping[int, tuple[np.ndarray, np.ndarray
     for half, (times, scores) in halves.items():
         arrays[f"half{half}_times"] = np.asarray(times)
         arrays[f"half{half}_scores"] = np.asarray(scores, dtype=np.float32)
-    _atomic_write(Path(path), lambda handle: np.savez(handle, **arrays), mode="wb")
+    atomic_write(Path(path), lambda handle: np.savez(handle, **arrays), mode="wb")
 
 
 def load_raw(path: str | Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:

@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..errors import DatasetError
 from .tamap import CLASS_INDEX, CLASSES, LABELS_FILE
 
@@ -219,19 +219,6 @@ def fit_pca(files: Iterable[Path], dim: int) -> tuple[np.ndarray, np.ndarray]:
     return mean, components * signs[:, None]
 
 
-def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, array)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def reduce_bank(features_dir: str | Path, dim: int = 512, features: str = DEFAULT_FEATURES) -> list[Path]:
     """Fit a PCA on every ``<half>_<features>.npy`` under ``features_dir`` and write
     ``<half>_<features>_PCA<dim>.npy`` (float32) beside each, plus ``<features>_PCA<dim>.npz``
@@ -241,13 +228,11 @@ def reduce_bank(features_dir: str | Path, dim: int = 512, features: str = DEFAUL
     written = []
     for path in files:
         out = path.with_name(f"{path.stem}_PCA{dim}.npy")
-        _save_npy_atomic(out, ((np.load(path).astype(np.float64) - mean) @ components.T).astype(np.float32))
+        reduced = ((np.load(path).astype(np.float64) - mean) @ components.T).astype(np.float32)
+        atomic_write(out, lambda fh: np.save(fh, reduced))
         written.append(out)
     model = Path(features_dir) / f"{features}_PCA{dim}.npz"
-    fd, tmp = tempfile.mkstemp(dir=model.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as handle:
-        np.savez(handle, mean=mean, components=components)
-    os.replace(tmp, model)
+    atomic_write(model, lambda fh: np.savez(fh, mean=mean, components=components))
     return written
 
 
