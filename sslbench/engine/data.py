@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Iterator
 
 import torch
@@ -39,11 +40,8 @@ def iterate_batches(dataset: Dataset, batch_size: int, shuffle: bool, seed: int,
             idx = order[start:start + batch_size]
             yield dataset.images[idx], dataset.labels[idx]
         return
-    loader = DataLoader(
-        torch.utils.data.Subset(dataset, order.tolist()), batch_size=batch_size, shuffle=False,
-        drop_last=drop_last, num_workers=num_workers, pin_memory=torch.cuda.is_available(),
-        persistent_workers=False,
-    )
+    loader = _loader(dataset, batch_size, drop_last, num_workers)
+    loader.sampler.order = order.tolist()
     try:
         for images, labels in loader:
             yield images, labels
@@ -53,6 +51,37 @@ def iterate_batches(dataset: Dataset, batch_size: int, shuffle: bool, seed: int,
         report = getattr(dataset, "report_skipped", None)
         if report is not None:
             report()
+
+
+class _OrderSampler(torch.utils.data.Sampler):
+    """Yields the order set for the current epoch; read in the main process, so one DataLoader
+    (and its persistent workers) serves every epoch."""
+
+    def __init__(self) -> None:
+        self.order: list[int] = []
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(list(self.order))
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+
+_loaders: "weakref.WeakKeyDictionary[Dataset, dict[tuple, DataLoader]]" = weakref.WeakKeyDictionary()
+
+
+def _loader(dataset: Dataset, batch_size: int, drop_last: bool, num_workers: int) -> DataLoader:
+    """One DataLoader per (dataset, batch size, drop_last, workers), workers kept between epochs."""
+    try:
+        per_dataset = _loaders.setdefault(dataset, {})
+    except TypeError:  # not weak-referenceable: no reuse
+        per_dataset = {}
+    key = (batch_size, drop_last, num_workers)
+    if key not in per_dataset:
+        per_dataset[key] = DataLoader(dataset, batch_size=batch_size, sampler=_OrderSampler(), drop_last=drop_last,
+                                      num_workers=num_workers, pin_memory=torch.cuda.is_available(),
+                                      persistent_workers=num_workers > 0)
+    return per_dataset[key]
 
 
 def _one_line(exc: SSLBenchError) -> SSLBenchError:

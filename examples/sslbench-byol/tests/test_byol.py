@@ -24,3 +24,15 @@ def test_loss_is_mean_squared_distance_of_unit_vectors():
     p, z = F.normalize(torch.randn(6, 4), dim=1), F.normalize(torch.randn(6, 4), dim=1)
     expected = ((p - z) ** 2).sum(1).mean()
     assert torch.allclose(BYOL(BYOLParams(), None).loss(p, z, torch.empty(0, 4)), expected, atol=1e-6)
+
+
+def test_runs_through_sslbench_run(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "sslbench.cli", "run", "--method", "byol", "--protocol", "knn",
+                           "--dataset", "digits", "--set", "train.max_steps=2", "--set",
+                           "model.backbone_options={width: 4}", "--no-progress", "-o", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("byol on digits")
