@@ -152,7 +152,8 @@ class ImageFolderDataset(Dataset):
         return image, label
 
 
-def _split_folder(root: Path, split: str) -> Path:
+def split_folder(root: Path, split: str) -> Path:
+    """``root/split``, where ``test`` and ``val`` stand in for each other when only one exists."""
     if split == "test" and not (root / "test").is_dir() and (root / "val").is_dir():
         return root / "val"
     if split == "val" and not (root / "val").is_dir() and (root / "test").is_dir():
@@ -163,7 +164,7 @@ def _split_folder(root: Path, split: str) -> Path:
 def load_imagefolder(root: str | None, split: str, image_size: int) -> ImageFolderDataset:
     """Any ``root/{train,val}/<class>/<image>`` tree (``test`` may stand for ``val``)."""
     base = _require_root(root, "imagefolder", "<split>/<class>/<image>")
-    return ImageFolderDataset(_split_folder(base, split), image_size)
+    return ImageFolderDataset(split_folder(base, split), image_size)
 
 
 def imagenet100_classes() -> list[str]:
@@ -175,7 +176,7 @@ def imagenet100_classes() -> list[str]:
 def load_imagenet100(root: str | None, split: str, image_size: int) -> ImageFolderDataset:
     """An ImageNet folder (``train``/``val`` by wnid) filtered to the classes of Table A.1."""
     base = _require_root(root, "imagenet100", "<split>/<wnid>/<image> with the 100 wnids of thesis Table A.1")
-    return ImageFolderDataset(_split_folder(base, split), image_size, imagenet100_classes(), "imagenet100")
+    return ImageFolderDataset(split_folder(base, split), image_size, imagenet100_classes(), "imagenet100")
 
 
 def loader_for(fn: Callable[..., Dataset], **fixed: object) -> Callable[[str | None, str, int], Dataset]:
@@ -337,4 +338,4 @@ def load_tiny_imagenet(root: str | None, split: str) -> TensorImageDataset:
 def load_imagenet(root: str | None, split: str, image_size: int) -> ImageFolderDataset:
     """ImageNet (ILSVRC-2012) as an ImageFolder: ``root/{train,val}/<wnid>/<image>``."""
     base = _require_root(root, "imagenet", "train/<wnid>/<image> and val/<wnid>/<image>")
-    return ImageFolderDataset(_split_folder(base, split), image_size, dataset="imagenet")
+    return ImageFolderDataset(split_folder(base, split), image_size, dataset="imagenet")

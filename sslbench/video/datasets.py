@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from ..datasets import split_folder
 from ..errors import DatasetError
 from .sampling import ClipSampling, crop_offsets, sample_clips
 
@@ -249,14 +250,6 @@ def _class_folder_samples(folder: Path, dataset: str, classes: list[str] | None 
     return samples, classes
 
 
-def _split_folder(root: Path, split: str) -> Path:
-    if split == "test" and not (root / "test").is_dir() and (root / "val").is_dir():
-        return root / "val"
-    if split == "val" and not (root / "val").is_dir() and (root / "test").is_dir():
-        return root / "test"
-    return root / split
-
-
 def _option(data: Any, name: str, default: Any = None) -> Any:
     return getattr(data, name, default) if data is not None else default
 
@@ -264,7 +257,7 @@ def _option(data: Any, name: str, default: Any = None) -> Any:
 def load_videofolder(root: str | None, split: str, side: int, data: Any = None) -> VideoDataset:
     """Any ``<root>/<split>/<class>/<video>`` tree (``test`` may stand for ``val`` and back)."""
     base = _require_root(root, "videofolder", "<split>/<class>/<video>")
-    samples, classes = _class_folder_samples(_split_folder(base, split), "videofolder")
+    samples, classes = _class_folder_samples(split_folder(base, split), "videofolder")
     return VideoDataset(samples, classes, side, f"videofolder/{split}")
 
 
@@ -329,7 +322,7 @@ def load_kinetics(root: str | None, split: str, side: int, data: Any = None, var
     if table is not None:
         samples, classes = _kinetics_from_csv(base, split, table, name)
     else:
-        folder = _split_folder(base, split)
+        folder = split_folder(base, split)
         if not folder.is_dir():
             raise DatasetError(f"{name}: neither {str(base / 'annotations' / (split + '.csv'))!r} nor "
                                f"{str(folder)!r} exists: expected {KINETICS_LAYOUT}")
@@ -361,7 +354,7 @@ def _kinetics_from_csv(base: Path, split: str, table: Path, name: str) -> tuple[
     label_rows = _csv_rows(train_table) if train_table is not None else rows
     classes = sorted({r["label"].strip() for r in label_rows if r.get("label", "").strip()})
     index = {c: i for i, c in enumerate(classes)}
-    folder = _split_folder(base, split)
+    folder = split_folder(base, split)
     on_disk = {p.stem: p for p in _videos_under(folder)} if folder.is_dir() else {}
     if not on_disk:
         on_disk = {p.stem: p for p in _videos_under(base)}
