@@ -72,7 +72,7 @@ def load_cifar(root: str | None, split: str, variant: int) -> TensorImageDataset
         label_key = "fine_labels"
     if split not in ("train", "test"):
         raise DatasetError(f"unknown split {split!r} for dataset 'cifar{variant}': expected 'train' or 'test'")
-    base = _require_root(root, f"cifar{variant}", f"{folder}/{files[0]}")
+    base = require_root(root, f"cifar{variant}", f"{folder}/{files[0]}")
     base = base / folder
     missing = [f for f in files if not (base / f).is_file()]
     if missing:
@@ -97,7 +97,8 @@ def load_cifar(root: str | None, split: str, variant: int) -> TensorImageDataset
     )
 
 
-def _require_root(root: str | None, dataset: str, layout: str) -> Path:
+def require_root(root: str | None, dataset: str, layout: str) -> Path:
+    """``root`` as a Path, or an error naming the dataset, the path and the expected layout."""
     if not root:
         raise DatasetError(f"dataset {dataset!r} needs --data-root (or --set data.root=PATH) with layout {layout}")
     path = Path(root).expanduser()
@@ -163,7 +164,7 @@ def split_folder(root: Path, split: str) -> Path:
 
 def load_imagefolder(root: str | None, split: str, image_size: int) -> ImageFolderDataset:
     """Any ``root/{train,val}/<class>/<image>`` tree (``test`` may stand for ``val``)."""
-    base = _require_root(root, "imagefolder", "<split>/<class>/<image>")
+    base = require_root(root, "imagefolder", "<split>/<class>/<image>")
     return ImageFolderDataset(split_folder(base, split), image_size)
 
 
@@ -175,7 +176,7 @@ def imagenet100_classes() -> list[str]:
 
 def load_imagenet100(root: str | None, split: str, image_size: int) -> ImageFolderDataset:
     """An ImageNet folder (``train``/``val`` by wnid) filtered to the classes of Table A.1."""
-    base = _require_root(root, "imagenet100", "<split>/<wnid>/<image> with the 100 wnids of thesis Table A.1")
+    base = require_root(root, "imagenet100", "<split>/<wnid>/<image> with the 100 wnids of thesis Table A.1")
     return ImageFolderDataset(split_folder(base, split), image_size, imagenet100_classes(), "imagenet100")
 
 
@@ -198,7 +199,7 @@ STL10_SPLITS = ("train", "test", "unlabeled", "train+unlabeled")
 
 
 def _stl10_base(root: str | None) -> Path:
-    base = _require_root(root, "stl10", f"{STL10_FOLDER}/train_X.bin ...")
+    base = require_root(root, "stl10", f"{STL10_FOLDER}/train_X.bin ...")
     return base / STL10_FOLDER if (base / STL10_FOLDER).is_dir() else base
 
 
@@ -294,7 +295,7 @@ def load_tiny_imagenet(root: str | None, split: str) -> TensorImageDataset:
     """
     if split not in ("train", "val", "test"):
         raise DatasetError(f"unknown split {split!r} for dataset 'tiny-imagenet': expected 'train' or 'val'")
-    base = _require_root(root, "tiny-imagenet", TINY_LAYOUT)
+    base = require_root(root, "tiny-imagenet", TINY_LAYOUT)
     if (base / TINY_FOLDER).is_dir():
         base = base / TINY_FOLDER
     wnids_file = base / "wnids.txt"
@@ -337,5 +338,5 @@ def load_tiny_imagenet(root: str | None, split: str) -> TensorImageDataset:
 
 def load_imagenet(root: str | None, split: str, image_size: int) -> ImageFolderDataset:
     """ImageNet (ILSVRC-2012) as an ImageFolder: ``root/{train,val}/<wnid>/<image>``."""
-    base = _require_root(root, "imagenet", "train/<wnid>/<image> and val/<wnid>/<image>")
+    base = require_root(root, "imagenet", "train/<wnid>/<image> and val/<wnid>/<image>")
     return ImageFolderDataset(split_folder(base, split), image_size, dataset="imagenet")

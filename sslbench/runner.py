@@ -161,7 +161,7 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
     regs = regs or registries()
     output_dir = Path(output_dir)
     for name in {config.dataset, config.eval_dataset or config.dataset}:
-        _require_root(regs.datasets.get(name), config.data.root)
+        _check_root_exists(regs.datasets.get(name), config.data.root)
     _ensure_writable(output_dir)
     method_cls = regs.methods.get(config.method)
     method = method_cls(config.method_params, config)
@@ -226,7 +226,7 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
                       Path(checkpoint_path) if checkpoint_path is not None else None)
 
 
-def _require_root(spec: Any, root: str | None) -> None:
+def _check_root_exists(spec: Any, root: str | None) -> None:
     """A missing dataset root fails before anything is written, naming the expected layout."""
     from .errors import DatasetError
 

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from ..datasets import split_folder
+from ..datasets import require_root, split_folder
 from ..errors import DatasetError
 from .sampling import ClipSampling, crop_offsets, sample_clips
 
@@ -219,15 +219,6 @@ class VideoDataset(Dataset):
 # --------------------------------------------------------------------------- layouts
 
 
-def _require_root(root: str | None, dataset: str, layout: str) -> Path:
-    if not root:
-        raise DatasetError(f"dataset {dataset!r} needs --data-root (or --set data.root=PATH) with layout {layout}")
-    path = Path(root).expanduser()
-    if not path.is_dir():
-        raise DatasetError(f"dataset root {str(path)!r} for {dataset!r} does not exist: expected a folder with {layout}")
-    return path
-
-
 def _videos_under(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file())
 
@@ -256,7 +247,7 @@ def _option(data: Any, name: str, default: Any = None) -> Any:
 
 def load_videofolder(root: str | None, split: str, side: int, data: Any = None) -> VideoDataset:
     """Any ``<root>/<split>/<class>/<video>`` tree (``test`` may stand for ``val`` and back)."""
-    base = _require_root(root, "videofolder", "<split>/<class>/<video>")
+    base = require_root(root, "videofolder", "<split>/<class>/<video>")
     samples, classes = _class_folder_samples(split_folder(base, split), "videofolder")
     return VideoDataset(samples, classes, side, f"videofolder/{split}")
 
@@ -312,7 +303,7 @@ def load_kinetics(root: str | None, split: str, side: int, data: Any = None, var
     is ``kinetics200`` with its class list or its ``{split}_ytid_list.txt`` files.
     """
     name = f"kinetics{variant}"
-    base = _require_root(root, name, KINETICS_LAYOUT)
+    base = require_root(root, name, KINETICS_LAYOUT)
     class_list = _option(data, "class_list")
     video_list = _option(data, "video_list")
     if variant == 200 and not class_list and not video_list:
@@ -426,7 +417,7 @@ def load_ucf101(root: str | None, split: str, side: int, data: Any = None) -> Vi
     if split not in ("train", "test"):
         raise DatasetError(f"unknown split {split!r} for dataset 'ucf101': expected 'train' or 'test'")
     split_id = _check_split_id(data, "ucf101")
-    base = _require_root(root, "ucf101", UCF101_LAYOUT)
+    base = require_root(root, "ucf101", UCF101_LAYOUT)
     videos = _first_dir(base / "UCF-101", base / "UCF101", base / "ucf101") or base
     lists = _first_dir(base / "ucfTrainTestlist", videos / "ucfTrainTestlist",
                        base / "UCF101TrainTestSplits-RecognitionTask" / "ucfTrainTestlist")
@@ -478,7 +469,7 @@ def load_hmdb51(root: str | None, split: str, side: int, data: Any = None) -> Vi
     if split not in ("train", "test"):
         raise DatasetError(f"unknown split {split!r} for dataset 'hmdb51': expected 'train' or 'test'")
     split_id = _check_split_id(data, "hmdb51")
-    base = _require_root(root, "hmdb51", HMDB51_LAYOUT)
+    base = require_root(root, "hmdb51", HMDB51_LAYOUT)
     splits = _first_dir(base / "testTrainMulti_7030_splits", base / "splits", base / "test_train_splits")
     if splits is None:
         raise DatasetError(f"hmdb51: no testTrainMulti_7030_splits/ under {str(base)!r}: expected {HMDB51_LAYOUT}")
