@@ -87,6 +87,16 @@ class MomentumMethod(Method):
     """
 
     modalities: ClassVar[tuple[str, ...]] = ("image", "video")
+    #: True when the loss relates embeddings to the queue, so ``ssl.queue_size`` must be >= 1.
+    needs_queue: ClassVar[bool] = False
+
+    def __init__(self, params: Any, config: "RunConfig") -> None:
+        super().__init__(params, config)
+        if self.needs_queue and config is not None and config.ssl.queue_size < 1:
+            from .errors import ConfigError
+
+            raise ConfigError(f"invalid value {config.ssl.queue_size} for ssl.queue_size: {self.name} needs a queue "
+                              f"(its loss relates embeddings to the queue's entries)")
 
     def view_augmentations(self) -> "list[str | AugSpec]":
         """Online view, target view, then ``ssl.local_crops`` multi-crop views (online only)."""

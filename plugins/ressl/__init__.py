@@ -7,7 +7,6 @@ from pathlib import Path
 
 from sslbench import hookimpl
 from sslbench.config import check
-from sslbench.errors import ConfigError
 from sslbench.method import MomentumMethod, load_presets
 
 
@@ -32,12 +31,8 @@ class ReSSL(MomentumMethod):
     name = "ressl"
     Params = ReSSLParams
     presets = load_presets(Path(__file__).with_name("presets.yaml"))
+    needs_queue = True
     description = "ReSSL: relational loss between a strong view and a weak view over a queue"
-
-    def __init__(self, params, config) -> None:
-        super().__init__(params, config)
-        if config.ssl.queue_size < 1:
-            raise ConfigError("invalid value 0 for ssl.queue_size: ressl needs a queue (relations are to its entries)")
 
     def loss(self, online, target, queue):
         from .loss import ressl_loss

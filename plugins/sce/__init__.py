@@ -8,7 +8,6 @@ from typing import Literal, Optional
 
 from sslbench import hookimpl
 from sslbench.config import check
-from sslbench.errors import ConfigError
 from sslbench.method import MomentumMethod, load_presets
 
 
@@ -50,12 +49,11 @@ class SCE(MomentumMethod):
     name = "sce"
     Params = SCEParams
     presets = load_presets(Path(__file__).with_name("presets.yaml"))
+    needs_queue = True
     description = "SCE: contrastive and relational learning mixed in one soft target (thesis ch. 4)"
 
     def __init__(self, params, config) -> None:
         super().__init__(params, config)
-        if config.ssl.queue_size < 1:
-            raise ConfigError("invalid value 0 for ssl.queue_size: sce needs a queue (its negatives and relations)")
         self.lam = params.lam
         self.tau_m = params.tau_m
 
