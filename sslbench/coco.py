@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .datasets import decode_rgb
 from .errors import DatasetError
 
 COCO_LAYOUT = "annotations/instances_<split>.json and <split>/<file_name> (e.g. train2017/, val2017/)"
@@ -37,17 +38,6 @@ def annotation_file(root: str | None, split: str) -> Path:
     if not path.is_file():
         raise DatasetError(f"coco: {str(path)!r} does not exist: expected {COCO_LAYOUT}")
     return path
-
-
-def _decode_rgb(path: Path) -> torch.Tensor:
-    from PIL import Image, UnidentifiedImageError
-    from torchvision.transforms.v2 import functional as F
-
-    try:
-        with Image.open(path) as pil:
-            return F.pil_to_tensor(pil.convert("RGB"))
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
-        raise DatasetError(f"cannot decode image {str(path)!r}: {exc}") from None
 
 
 class CocoDetection(Dataset):
@@ -85,7 +75,7 @@ class CocoDetection(Dataset):
         path = self.image_dir / info["file_name"]
         if not path.is_file():
             raise DatasetError(f"coco: image {str(path)!r} listed in {self.ann_file.name} is missing: expected {COCO_LAYOUT}")
-        return _decode_rgb(path)
+        return decode_rgb(path)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, dict[str, Any]]:
         info = self.images[index]

@@ -139,18 +139,27 @@ class ImageFolderDataset(Dataset):
         return len(self.samples)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        from PIL import Image, UnidentifiedImageError
-        from torchvision.transforms.v2 import functional as F
-
         path, label = self.samples[index]
-        try:
-            with Image.open(path) as pil:
-                image = F.pil_to_tensor(pil.convert("RGB"))
-        except (OSError, UnidentifiedImageError, ValueError) as exc:
-            raise DatasetError(f"cannot decode image {str(path)!r}: {exc}") from None
-        image = F.resize(image, [self.image_size], antialias=True)
-        image = F.center_crop(image, [self.image_size, self.image_size])
-        return image, label
+        return resize_center_square(decode_rgb(path), self.image_size), label
+
+
+def decode_rgb(path: Path) -> torch.Tensor:
+    """An image file as a uint8 RGB tensor (3, H, W); an undecodable file is a DatasetError naming it."""
+    from PIL import Image, UnidentifiedImageError
+    from torchvision.transforms.v2 import functional as F
+
+    try:
+        with Image.open(path) as pil:
+            return F.pil_to_tensor(pil.convert("RGB"))
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        raise DatasetError(f"cannot decode image {str(path)!r}: {exc}") from None
+
+
+def resize_center_square(image: torch.Tensor, size: int) -> torch.Tensor:
+    """Shorter side to ``size`` (antialiased), then the centre ``size`` x ``size`` crop."""
+    from torchvision.transforms.v2 import functional as F
+
+    return F.center_crop(F.resize(image, [size], antialias=True), [size, size])
 
 
 def split_folder(root: Path, split: str) -> Path:

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .datasets import decode_rgb, resize_center_square
 from .errors import DatasetError
 
 VOC_CLASSES = (
@@ -95,18 +96,8 @@ class VOCClassification(Dataset):
         return len(self.ids)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        from PIL import Image, UnidentifiedImageError
-        from torchvision.transforms.v2 import functional as F
-
         path = self.base / "JPEGImages" / f"{self.ids[index]}.jpg"
-        try:
-            with Image.open(path) as pil:
-                image = F.pil_to_tensor(pil.convert("RGB"))
-        except (OSError, UnidentifiedImageError, ValueError) as exc:
-            raise DatasetError(f"cannot decode VOC image {str(path)!r}: {exc}") from None
-        image = F.resize(image, [self.image_size], antialias=True)
-        image = F.center_crop(image, [self.image_size, self.image_size])
-        return image, self.labels[index]
+        return resize_center_square(decode_rgb(path), self.image_size), self.labels[index]
 
 
 def load_voc2007(root: str | None, split: str, image_size: int) -> VOCClassification:
