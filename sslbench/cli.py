@@ -49,6 +49,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--backbone", help="Override the backbone (e.g. resnet18, timm:vit_tiny_patch16_224).")
 @click.option("--eval-dataset", help="Evaluate on this dataset instead of the pretraining one (transfer).")
 @click.option("--data-root", type=click.Path(), help="Root folder of the dataset (not needed for digits).")
+@click.option("--eval-data-root", type=click.Path(), help="Root folder of the --eval-dataset (transfer).")
 @click.option("--epochs", type=int, help="Pretraining epochs.")
 @click.option("--batch-size", type=int, help="Pretraining batch size (the lr follows the linear scaling rule).")
 @click.option("--seed", type=int, help="Random seed (default 0).")
@@ -64,7 +65,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 def run(method: str, protocols: str, dataset: str, backbone: str | None, eval_dataset: str | None,
         data_root: str | None, epochs: int | None, batch_size: int | None, seed: int | None,
         config_file: str | None, sets: tuple[str, ...], output_dir: str | None, resume: bool, dry_run: bool,
-        no_progress: bool, checkpoint_path: str | None = None) -> None:
+        no_progress: bool, checkpoint_path: str | None = None, eval_data_root: str | None = None) -> None:
     """Pretrain METHOD on DATASET (or reuse a finished pretraining), evaluate, store the results."""
     from .config import parse_set
     from .runner import config_as_yaml, resolve_config, run as run_experiment, summary_line
@@ -74,6 +75,8 @@ def run(method: str, protocols: str, dataset: str, backbone: str | None, eval_da
         overrides.setdefault("model", {})["backbone"] = backbone
     if data_root:
         overrides.setdefault("data", {})["root"] = data_root
+    if eval_data_root:
+        overrides.setdefault("data", {})["eval_root"] = eval_data_root
     if epochs is not None:
         overrides.setdefault("train", {})["epochs"] = epochs
     if batch_size is not None:

@@ -27,6 +27,9 @@ class DataConfig:
     """Where the data comes from and how big the inputs are."""
 
     root: str | None = None
+    #: root folder of ``eval_dataset`` when it differs from the pretraining dataset (transfer);
+    #: unset, the transfer dataset is looked for under ``root`` too
+    eval_root: str | None = None
     input_size: int = 32
     num_workers: int = 0
     #: video (thesis 5.4, B.1): frames kept per clip, clip duration in seconds, and the clips x
@@ -190,10 +193,17 @@ class RunConfig:
         for key in ("protocols", "eval_dataset", *self.protocol_params):
             d.pop(key, None)
         d["data"].pop("num_workers", None)
+        d["data"].pop("eval_root", None)  # where the transfer dataset lives
         d["data"].pop("eval_clips", None)  # evaluation views only
         d["data"].pop("eval_crops", None)
         d["train"].pop("device", None)
         return d
+
+    def evaluation_root(self) -> str | None:
+        """Root folder of the evaluated dataset: ``data.eval_root`` for a transfer, else ``data.root``."""
+        if self.eval_dataset and self.eval_dataset != self.dataset:
+            return self.data.eval_root or self.data.root
+        return self.data.root
 
     def pretrain_hash(self) -> str:
         """Stable hash of :meth:`pretrain_dict`: equal hashes reuse a finished pretraining."""

@@ -90,6 +90,15 @@ def _check_names(config: RunConfig, regs: Registries, method_cls: Any, spec: Any
     if spec.needs_root and not config.data.root:
         raise ConfigError(f"dataset {spec.name!r} needs a root folder: pass --data-root PATH"
                           + (f" holding {spec.layout}" if spec.layout else ""))
+    transfer = config.eval_dataset is not None and config.eval_dataset != config.dataset
+    if config.data.eval_root and not transfer:
+        raise ConfigError(f"data.eval_root {config.data.eval_root!r} is only used with --eval-dataset naming a "
+                          f"dataset other than {config.dataset!r}: expected --data-root for {config.dataset!r}")
+    if transfer and not config.evaluation_root():
+        eval_spec = regs.datasets.get(config.eval_dataset)
+        if eval_spec.needs_root:
+            raise ConfigError(f"eval_dataset {eval_spec.name!r} needs a root folder: pass --eval-data-root PATH"
+                              + (f" holding {eval_spec.layout}" if eval_spec.layout else ""))
 
 
 
@@ -160,8 +169,9 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
 
     regs = regs or registries()
     output_dir = Path(output_dir)
-    for name in {config.dataset, config.eval_dataset or config.dataset}:
-        _check_root_exists(regs.datasets.get(name), config.data.root)
+    _check_root_exists(regs.datasets.get(config.dataset), config.data.root)
+    if config.eval_dataset and config.eval_dataset != config.dataset:
+        _check_root_exists(regs.datasets.get(config.eval_dataset), config.evaluation_root())
     _ensure_writable(output_dir)
     method_cls = regs.methods.get(config.method)
     method = method_cls(config.method_params, config)

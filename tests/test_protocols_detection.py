@@ -123,3 +123,32 @@ def test_eval_dataset_transfers_a_backbone_to_another_dataset(tmp_path):
     rows = sqlite3.connect(tmp_path / "out" / "results.sqlite").execute(
         "SELECT dataset, eval_dataset, metric FROM results").fetchall()
     assert {r[:2] for r in rows} == {("coco", "voc2007")} and {r[2] for r in rows} == {"map@k1", "map@all"}
+
+
+def test_eval_data_root_points_the_transfer_dataset_at_its_own_folder(tmp_path):
+    import sqlite3
+
+    from voc_fixture import make_voc2007
+
+    make_coco(tmp_path / "coco", {"train2017": 4})
+    make_voc2007(tmp_path / "voc", n_trainval=40, n_test=20)
+    args = ["run", "-m", "random", "-p", "lowshot", "-d", "coco", "--eval-dataset", "voc2007",
+            "--data-root", str(tmp_path / "coco"), "-o", str(tmp_path / "out"), "--no-progress",
+            "--set", "model.backbone=convnet-small", "--set", "model.backbone_options={width: 8}",
+            "--set", "data.input_size=16", "--set", "lowshot.k=[1]", "--set", "lowshot.samples=1",
+            "--set", "lowshot.costs=[1.0]"]
+    missing = CliRunner().invoke(cli, args)  # VOCdevkit is not under the COCO folder
+    assert missing.exit_code != 0 and "voc2007" in missing.output
+    result = CliRunner().invoke(cli, [*args, "--eval-data-root", str(tmp_path / "voc")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = sqlite3.connect(tmp_path / "out" / "results.sqlite").execute(
+        "SELECT dataset, eval_dataset, metric FROM results").fetchall()
+    assert {r[:2] for r in rows} == {("coco", "voc2007")} and {r[2] for r in rows} == {"map@k1", "map@all"}
+
+
+def test_eval_data_root_without_a_transfer_dataset_is_refused():
+    from sslbench.errors import ConfigError
+    from sslbench.runner import resolve_config
+
+    with pytest.raises(ConfigError, match="data.eval_root '/voc' is only used with --eval-dataset"):
+        resolve_config("random", "digits", ["knn"], overrides={"data": {"eval_root": "/voc"}})

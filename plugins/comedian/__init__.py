@@ -181,13 +181,13 @@ class TAmAP(Protocol):
         import tempfile
         from pathlib import Path
 
-        if not ctx.config.data.root:
+        if not ctx.data_root:
             from sslbench.errors import ConfigError
 
             raise ConfigError("protocol 'tamap' needs the SoccerNet root: pass --data-root PATH")
         base = Path(ctx.cache_dir).parent if ctx.cache_dir is not None else Path(tempfile.mkdtemp())
         out = base / "spotting" / f"{ctx.weights_id[:16]}-{self.params.split}"
-        return evaluate_model(ctx.backbone, ctx.config.data.root, self.params, out, ctx.device)
+        return evaluate_model(ctx.backbone, ctx.data_root, self.params, out, ctx.device)
 
 
 @hookimpl

@@ -54,16 +54,21 @@ class EvalContext:
         train = self.dataset(self.spec.train_split)
         return self.spec.num_classes or len(getattr(train, "classes", []) or [])
 
+    @property
+    def data_root(self) -> str | None:
+        """Root folder of the evaluated dataset (``data.eval_root`` when it is a transfer dataset)."""
+        return self.config.evaluation_root() if hasattr(self.config, "evaluation_root") else self.config.data.root
+
     def dataset(self, split: str) -> Any:
         """The dataset split, loaded once."""
         if split not in self._datasets:
             if self.is_video:  # one random clip per video (sslbench.video.pipeline)
                 from ..video.pipeline import load_split
 
-                self._datasets[split] = load_split(self.spec, self.config, split, "train")
+                self._datasets[split] = load_split(self.spec, self.config, split, "train", root=self.data_root)
                 return self._datasets[split]
             size = int(round(self.config.data.input_size * 8 / 7))
-            self._datasets[split] = self.spec.load(self.config.data.root, split, size)
+            self._datasets[split] = self.spec.load(self.data_root, split, size)
         return self._datasets[split]
 
     @property
@@ -102,7 +107,7 @@ class EvalContext:
     def cache_key(self, split: str, transform: str = EVAL_TRANSFORM) -> str:
         if transform == EVAL_TRANSFORM:
             transform = self._transform_name()
-        return stable_hash({"weights": self.weights_id, "dataset": self.spec.name, "root": self.config.data.root,
+        return stable_hash({"weights": self.weights_id, "dataset": self.spec.name, "root": self.data_root,
                             "split": split, "input_size": self.config.data.input_size, "transform": transform,
                             "format": CACHE_FORMAT})
 

@@ -254,6 +254,6 @@ class Detection(Protocol):
 
     def evaluate(self, ctx) -> list[Metric]:
         spec = ctx.spec
-        metrics = train_and_evaluate(ctx.backbone, ctx.config.data.root, spec.train_split, spec.test_split,
+        metrics = train_and_evaluate(ctx.backbone, ctx.data_root, spec.train_split, spec.test_split,
                                      spec.mean, spec.std, self.params, ctx.device, ctx.progress)
         return [Metric(name, value) for name, value in metrics.items()]

@@ -39,14 +39,17 @@ def stored_side(config: Any) -> int:
     return int(round(config.data.input_size * 8 / 7))
 
 
-def load_split(spec: Any, config: Any, split: str, purpose: Purpose = "train", clips: int = 2) -> Any:
-    """``spec.load`` for a video dataset, given the data config and the clip sampling of ``purpose``."""
+def load_split(spec: Any, config: Any, split: str, purpose: Purpose = "train", clips: int = 2,
+               root: str | None = None) -> Any:
+    """``spec.load`` for a video dataset, given the data config and the clip sampling of ``purpose``.
+
+    ``root`` defaults to ``data.root`` (the pretraining dataset's folder)."""
     load = spec.load
     try:
         takes_data = "data" in inspect.signature(load).parameters
     except (TypeError, ValueError):
         takes_data = False
-    dataset = load(config.data.root, split, stored_side(config), **({"data": config.data} if takes_data else {}))
+    dataset = load(root if root is not None else config.data.root, split, stored_side(config), **({"data": config.data} if takes_data else {}))
     if not hasattr(dataset, "with_sampling"):
         raise DatasetError(f"video dataset {spec.name!r} returned {type(dataset).__name__}, which has no "
                            f"with_sampling(): video readers must return a sslbench.video.datasets.VideoDataset")
