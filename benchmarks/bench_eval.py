@@ -15,7 +15,7 @@ P5  linear: the linear probe on cached features (extract once, then SGD epochs o
     both top-1 (goal: >= 10x faster, accuracy within 0.5 points).
 
     python benchmarks/bench_eval.py [--only p4|p5] [--bank 50000] [--queries 10000] [--dim 512]
-                                    [--k 200] [--epochs 100] [--threads N]
+                                    [--k 200] [--epochs 100] [--threads N] [--device cpu|cuda]
 
 Each part takes under 5 minutes on 2 busy CPU cores with the default ``--threads 1`` (torch and
 the BLAS under numpy / scikit-learn alike; ``--threads 0`` keeps the libraries' defaults, which on
@@ -46,7 +46,8 @@ def clustered_features(n: int, centers: np.ndarray, rng: np.random.Generator) ->
     return feats.astype(np.float32), labels
 
 
-def bench_knn(n_bank: int, n_queries: int, dim: int, k: int, temperature: float = 0.07, classes: int = 100) -> None:
+def bench_knn(n_bank: int, n_queries: int, dim: int, k: int, device: torch.device, temperature: float = 0.07,
+              classes: int = 100) -> None:
     from sklearn.neighbors import KNeighborsClassifier
 
     from sslbench.protocols.knn import knn_predict
@@ -60,8 +61,11 @@ def bench_knn(n_bank: int, n_queries: int, dim: int, k: int, temperature: float 
         np.save(os.path.join(tmp, "queries.npy"), queries)
         bank_mm = np.load(os.path.join(tmp, "bank.npy"), mmap_mode="r")
         queries_mm = np.load(os.path.join(tmp, "queries.npy"), mmap_mode="r")
+        if device.type == "cuda":  # CUDA context and kernels outside the timing
+            knn_predict(queries_mm[:1024], bank_mm[:4096], bank_labels[:4096], classes, [k], temperature, device=device)
+            torch.cuda.synchronize()
         t = time.perf_counter()
-        ours = knn_predict(queries_mm, bank_mm, bank_labels, classes, [k], temperature)[k].numpy()
+        ours = knn_predict(queries_mm, bank_mm, bank_labels, classes, [k], temperature, device=device)[k].numpy()
         ours_s = time.perf_counter() - t
 
     def vote_weights(distances: np.ndarray) -> np.ndarray:
@@ -80,15 +84,15 @@ def bench_knn(n_bank: int, n_queries: int, dim: int, k: int, temperature: float 
     gemm_s = time.perf_counter() - t
     agree = int((ours == theirs).sum())
     print(f"P4 kNN  bank {n_bank} x {dim}, {n_queries} queries, k={k}, T={temperature}")
-    print(f"   sslbench knn_predict (memmapped bank): {ours_s:8.2f} s   top-1 {100 * (ours == query_labels).mean():.2f}")
+    print(f"   sslbench knn_predict (memmapped bank, on {device}): {ours_s:8.2f} s   top-1 {100 * (ours == query_labels).mean():.2f}")
     print(f"   sklearn KNeighborsClassifier (brute, cosine): {theirs_s:8.2f} s   top-1 "
           f"{100 * (theirs == query_labels).mean():.2f}")
-    print(f"   the similarity GEMM alone (shared floor of both): {gemm_s:8.2f} s")
+    print(f"   the float32 similarity GEMM alone on the CPU (the floor of exact kNN there): {gemm_s:8.2f} s")
     print(f"   identical predictions: {agree}/{n_queries}")
     print(f"   ratio sklearn / sslbench: {theirs_s / ours_s:.1f}x")
 
 
-def bench_linear(epochs: int, width: int) -> None:
+def bench_linear(epochs: int, width: int, device: torch.device) -> None:
     from sslbench.engine.evaluation import EvalContext, eval_batches
     from sslbench.engine.trainer import build_backbone
     from sslbench.plugins import registries
@@ -100,19 +104,19 @@ def bench_linear(epochs: int, width: int) -> None:
                             sets={"model": {"backbone": "convnet-small", "backbone_options": {"width": width}}})
     spec = regs.datasets.get("digits")
     torch.manual_seed(0)
-    backbone = build_backbone(regs, config.model.backbone, spec.channels, config.model.backbone_options)
+    backbone = build_backbone(regs, config.model.backbone, spec.channels, config.model.backbone_options).to(device)
     # A.5.1 as the protocol runs it on digits (the dataset's defaults standardise the features;
     # the re-forward path below uses the same train statistics so both fit the same problem)
     params = LinearParams(preset="a5.1", epochs=epochs, lr=0.1, standardize=True)
 
     # warm-up outside the timings: first convolution, first optimiser step (lazy imports, kernels)
     with torch.no_grad():
-        backbone.eval()(torch.zeros(8, spec.channels, config.data.input_size, config.data.input_size))
-    fit_sgd(lambda epoch: iter([(torch.randn(8, 4), torch.zeros(8, dtype=torch.long))]), 4, 2,
-            LinearParams(epochs=1, lr=0.1))
+        backbone.eval()(torch.zeros(8, spec.channels, config.data.input_size, config.data.input_size, device=device))
+    fit_sgd(lambda epoch: iter([(torch.randn(8, 4, device=device), torch.zeros(8, dtype=torch.long, device=device))]),
+            4, 2, LinearParams(epochs=1, lr=0.1), device=device)
 
     with tempfile.TemporaryDirectory() as tmp:
-        ctx = EvalContext(backbone=backbone, spec=spec, config=config, weights_id="bench", device=torch.device("cpu"),
+        ctx = EvalContext(backbone=backbone, spec=spec, config=config, weights_id="bench", device=device,
                           cache_dir=__import__("pathlib").Path(tmp), progress=False)
         loaded = {split: ctx.dataset(split) for split in ("train", "test")}  # common to both paths
         t = time.perf_counter()
@@ -121,7 +125,7 @@ def bench_linear(epochs: int, width: int) -> None:
 
         # baseline: no cache, every batch of every epoch goes through the frozen backbone again
         ctx2 = EvalContext(backbone=backbone, spec=spec, config=config, weights_id="bench2",
-                           device=torch.device("cpu"), cache_dir=None, progress=False, _datasets=dict(loaded))
+                           device=device, cache_dir=None, progress=False, _datasets=dict(loaded))
         t = time.perf_counter()
         train, test = ctx2.dataset("train"), ctx2.dataset("test")
         views = ctx2.view_maker()
@@ -140,14 +144,15 @@ def bench_linear(epochs: int, width: int) -> None:
             order = torch.randperm(len(train), generator=g)
             for start in range(0, len(train), params.batch_size):
                 idx = order[start:start + params.batch_size]
-                yield (forward(train.images[idx]) - mean) / std, train.labels[idx]
+                yield (forward(train.images[idx]) - mean) / std, train.labels[idx].to(device)
 
-        clf = fit_sgd(batches, first.shape[1], ctx2.num_classes, params)
+        clf = fit_sgd(batches, first.shape[1], ctx2.num_classes, params, device=device)
         with torch.no_grad():
-            logits = torch.cat([clf((forward(x) - mean) / std) for x, _ in eval_batches(test, 256)])
+            logits = torch.cat([clf((forward(x) - mean) / std) for x, _ in eval_batches(test, 256)]).cpu()
         reforward_top1 = 100.0 * float((logits.argmax(1) == test.labels).float().mean())
         reforward_s = time.perf_counter() - t
-    print(f"P5 linear  digits (1,437 train / 360 test), convnet-small width {width}, A.5.1 schedule, {epochs} epochs")
+    print(f"P5 linear  digits (1,437 train / 360 test), convnet-small width {width}, A.5.1 schedule, {epochs} epochs, "
+          f"on {device}")
     print(f"   cached features (extract once + SGD): {cached_s:8.2f} s   top-1 {cached_top1:.2f}")
     print(f"   re-forward the backbone every epoch:  {reforward_s:8.2f} s   top-1 {reforward_top1:.2f}")
     print(f"   top-1 difference: {abs(cached_top1 - reforward_top1):.2f} points")
@@ -165,7 +170,10 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1,
                         help="threads of torch and of the BLAS under numpy/scikit-learn (0 = the libraries' defaults)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="where sslbench's side runs (default: cuda when there is one); scikit-learn stays on the CPU")
     args = parser.parse_args()
+    device = torch.device(args.device)
     if args.threads:
         from threadpoolctl import threadpool_limits
 
@@ -173,9 +181,9 @@ def main() -> None:
         threadpool_limits(args.threads)
     print(f"machine: {describe()}")
     if args.only in (None, "p4"):
-        bench_knn(args.bank, args.queries, args.dim, args.k)
+        bench_knn(args.bank, args.queries, args.dim, args.k, device)
     if args.only in (None, "p5"):
-        bench_linear(args.epochs, args.width)
+        bench_linear(args.epochs, args.width, device)
 
 
 if __name__ == "__main__":

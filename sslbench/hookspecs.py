@@ -41,7 +41,9 @@ def register_backbones(register: Callable[..., None]) -> None:
     ``variant`` is the text after the colon for a namespace name such as ``timm:`` (so
     ``timm:vit_tiny_patch16_224`` calls the ``timm:`` builder with that variant), else ``""``.
     ``options`` come from the run config's ``model.backbone_options``; unknown options must
-    raise :class:`sslbench.errors.ConfigError`.
+    raise :class:`sslbench.errors.ConfigError`. A builder of clip encoders, ``(B, C, T, H, W)``
+    in, sets ``build.modality = "video"``; runs pairing it with image data (or an image
+    backbone with video data) are refused before anything is built.
 
     :param register: call once per backbone name.
     """

@@ -48,8 +48,9 @@ def resolve_config(method: str, dataset: str, protocols: list[str], config_file:
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ConfigError(f"unknown config section {key!r}{hint} (valid: {', '.join(valid)})")
     user_model = user.get("model") or {}
-    if "backbone" in user_model and "backbone_options" not in user_model:
-        # options in presets belong to the preset's backbone (e.g. small_stem for resnet18)
+    if "backbone" in user_model and user_model["backbone"] != layered.get("model", {}).get("backbone"):
+        # options in presets belong to the preset's backbone (e.g. small_stem for resnet18): another
+        # backbone starts from none, plus the user's own
         layered = {**layered, "model": {**layered.get("model", {}), "backbone_options": {}}}
     values = merge(layered, user)
 
@@ -70,7 +71,7 @@ def resolve_config(method: str, dataset: str, protocols: list[str], config_file:
 def _check_names(config: RunConfig, regs: Registries, method_cls: Any, spec: Any) -> None:
     from .augment import get_augmentation
 
-    regs.backbones.get(config.model.backbone)
+    _check_backbone_modality(regs, config.model.backbone, spec)
     for name in (config.ssl.online_aug, config.ssl.target_aug):
         get_augmentation(name)
     accepts = getattr(method_cls, "accepts", lambda modality: modality == method_cls.modality)
@@ -100,6 +101,20 @@ def _check_names(config: RunConfig, regs: Registries, method_cls: Any, spec: Any
             raise ConfigError(f"eval_dataset {eval_spec.name!r} needs a root folder: pass --eval-data-root PATH"
                               + (f" holding {eval_spec.layout}" if eval_spec.layout else ""))
 
+
+
+def backbone_modality(build: Any) -> str:
+    """What a registered backbone builder takes: ``build.modality`` ("video" for clips), else "image"."""
+    return getattr(build, "modality", "image")
+
+
+def _check_backbone_modality(regs: Registries, name: str, spec: Any) -> None:
+    """An image backbone on clips (or the reverse) fails here, naming backbones that fit."""
+    have = backbone_modality(regs.backbones.get(name))
+    if have != spec.modality:
+        fits = [e.name for e in regs.backbones if backbone_modality(e.obj) == spec.modality]
+        raise ConfigError(f"backbone {name!r} takes {have} input but dataset {spec.name!r} is {spec.modality} "
+                          f"data: expected a {spec.modality} backbone ({', '.join(fits) or 'none registered'})")
 
 
 def _slug(text: str) -> str:
@@ -172,6 +187,7 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
     _check_root_exists(regs.datasets.get(config.dataset), config.data.root)
     if config.eval_dataset and config.eval_dataset != config.dataset:
         _check_root_exists(regs.datasets.get(config.eval_dataset), config.evaluation_root())
+    _check_backbone_options(regs, config, regs.datasets.get(config.dataset))
     _ensure_writable(output_dir)
     method_cls = regs.methods.get(config.method)
     method = method_cls(config.method_params, config)
@@ -234,6 +250,22 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
     dist.barrier()
     return RunOutcome(config, metrics, run_dir, store_path, reused, pretrain_seconds, eval_seconds,
                       Path(checkpoint_path) if checkpoint_path is not None else None)
+
+
+def _check_backbone_options(regs: Registries, config: RunConfig, spec: Any) -> None:
+    """Bad ``model.backbone_options`` fail before a run folder exists: the backbone is built once on
+    the meta device (shapes only: no memory, no initialisation cost)."""
+    import torch
+
+    from .engine.trainer import build_backbone
+
+    try:
+        with torch.device("meta"):
+            build_backbone(regs, config.model.backbone, spec.channels, config.model.backbone_options)
+    except ConfigError:
+        raise
+    except Exception:  # noqa: BLE001 - a builder that needs real tensors is checked when built for real
+        pass
 
 
 def _check_root_exists(spec: Any, root: str | None) -> None:

@@ -62,3 +62,9 @@ def test_choosing_another_backbone_drops_the_presets_backbone_options():
     assert c.model.backbone == "convnet-small" and c.model.backbone_options == {}
     kept = resolve_config("moco", "cifar10", ["knn"], sets={"data": {"root": "/x"}})
     assert kept.model.backbone_options == {"small_stem": True}
+    own = resolve_config("moco", "cifar10", ["knn"], sets={"data": {"root": "/x"}},
+                         overrides={"model": {"backbone": "convnet-small", "backbone_options": {"width": 8}}})
+    assert own.model.backbone_options == {"width": 8}  # the user's options, without the preset's
+    same = resolve_config("moco", "cifar10", ["knn"], sets={"data": {"root": "/x"}},
+                          overrides={"model": {"backbone": "resnet18"}})
+    assert same.model.backbone_options == {"small_stem": True}  # naming the preset's backbone keeps them

@@ -189,3 +189,34 @@ def test_imagenet_reads_train_and_val_folders(tmp_path):
     assert (len(train), len(val)) == (4, 2)
     image, label = val[1]
     assert tuple(image.shape) == (3, 32, 32) and image.dtype == torch.uint8 and label == 1
+
+
+def test_the_supervised_baseline_pretrains_on_stl10s_labelled_split(tmp_path):
+    """Label-free methods pretrain on train+unlabeled; the supervised baseline on the 6 labelled
+    images only (train+unlabeled would feed it label -1)."""
+    from sslbench.engine.trainer import _pretraining_split
+
+    _write_stl10(tmp_path / "stl")
+    regs = registries()
+    spec = regs.datasets.get("stl10")
+    assert _pretraining_split(regs.methods.get("supervised"), spec) == "train"
+    assert _pretraining_split(regs.methods.get("moco"), spec) == "train+unlabeled"
+    result = CliRunner().invoke(cli, [
+        "run", "-m", "supervised", "-p", "knn", "-d", "stl10", "--data-root", str(tmp_path / "stl"),
+        "-o", str(tmp_path / "out"), "--no-progress", "--backbone", "convnet-small",
+        "--set", "model.backbone_options={width: 8}", "--set", "data.input_size=16", "--set", "train.batch_size=4",
+        "--set", "train.epochs=1", "--set", "knn.k=[3]"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "supervised on stl10" in result.output
+
+
+def test_the_supervised_baseline_refuses_multi_label_data(tmp_path):
+    from voc_fixture import make_voc2007
+
+    make_voc2007(tmp_path / "voc", n_trainval=8, n_test=4)
+    result = CliRunner().invoke(cli, [
+        "run", "-m", "supervised", "-p", "lowshot", "-d", "voc2007", "--data-root", str(tmp_path / "voc"),
+        "-o", str(tmp_path / "out"), "--no-progress", "--backbone", "convnet-small",
+        "--set", "data.input_size=16", "--set", "train.batch_size=4", "--set", "train.epochs=1"])
+    assert result.exit_code == 2
+    assert "method 'supervised' needs one class label per image but dataset 'voc2007' is multi-label" in result.output

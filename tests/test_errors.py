@@ -57,6 +57,9 @@ RUN = ["run", "-m", "random", "-p", "knn", "-d", "digits"]
     (["run", "-m", "moco", "-p", "knn", "-d", "digits", "--set", "moco.temperature=-0.1"], "moco.temperature"),
     (["run", "-m", "moco", "-p", "knn", "-d", "cifar10"], "needs a root folder"),
     (["run", "-m", "moco", "-p", "knn", "-d", "kinetics400", "--data-root", "/nonexistent"], "/nonexistent"),
+    ([*RUN, "--set", "model.backbone_options={widht: 8}"],
+     "unknown option 'widht' for backbone 'convnet-small': expected one of ['width']"),
+    ([*RUN, "--backbone", "resnet3d18"], "backbone 'resnet3d18' takes video input but dataset 'digits' is image"),
 ])
 def test_bad_names_and_values(tmp_path, args, needle):
     out = tmp_path / "out"
@@ -70,6 +73,16 @@ def test_missing_dataset_root_names_path_and_layout(tmp_path):
                    "-o", str(out), *TINY)
     _assert_clean_failure(proc, str(tmp_path / "none"), out)
     assert "cifar-10-batches-py" in proc.stderr
+
+
+def test_missing_transfer_root_names_path_and_layout(tmp_path):
+    out = tmp_path / "out"
+    proc = run_cli("run", "-m", "random", "-p", "knn", "-d", "imagefolder", "--data-root",
+                   str(_imagefolder(tmp_path / "data")), "--eval-dataset", "cifar10", "--eval-data-root",
+                   str(tmp_path / "none"), "-o", str(out), *TINY)
+    _assert_clean_failure(proc, str(tmp_path / "none"), out)
+    assert "'cifar10'" in proc.stderr and "cifar-10-batches-py" in proc.stderr
+    assert _files(out) == []
 
 
 def test_wrong_layout_names_the_expected_one(tmp_path):

@@ -89,3 +89,12 @@ def test_augment_mode_reforwards_the_frozen_backbone_every_epoch(tmp_path):
     assert calls["images"] == n_train + n_test + 2 * n_train
     after = ctx.backbone.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)  # frozen, BN statistics included
+
+
+def test_the_probe_trains_on_the_device_it_is_given():
+    """Features, batches and classifier all move to ``device`` ("meta": mixing devices raises)."""
+    from sslbench.protocols.linear import train_linear
+
+    x, y = torch.randn(40, 8), torch.randint(0, 3, (40,))
+    clf = train_linear(x, y, 3, LinearParams(epochs=2, lr=0.1, batch_size=16), device="meta")
+    assert clf.weight.device.type == "meta"

@@ -99,3 +99,15 @@ def test_single_label_protocols_reject_a_multilabel_dataset(tmp_path):
     for protocol in (KNN(KNNParams()), Retrieval(RetrievalParams())):
         with pytest.raises(SSLBenchError, match="multi-label"):
             protocol.evaluate(ctx)
+
+
+def test_the_search_runs_on_the_device_it_is_given():
+    """Every tensor of the chunked search lives on ``device`` ("meta" checks the placement on a
+    machine without a GPU: mixing devices raises); the default device gives CPU results."""
+    from sslbench.protocols.knn import _nearest_neighbours
+
+    queries, bank = torch.randn(50, 8), torch.randn(300, 8)
+    sim, idx = _nearest_neighbours(queries, bank, 5, 16, 128, True, torch.device("meta"))
+    assert sim.device.type == idx.device.type == "meta" and sim.shape == (50, 5)
+    sim, idx = nearest_neighbours(queries, bank, 5, 16, 128, center=True, device="cpu")
+    assert sim.device.type == idx.device.type == "cpu"

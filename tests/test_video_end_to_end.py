@@ -165,3 +165,13 @@ def test_methods_of_one_modality_are_rejected_on_the_other():
         regs.methods.unregister("image-only")
     with pytest.raises(ConfigError, match="eval_dataset 'cifar10' is image data"):
         resolve_config("sce", "ucf101", ["knn"], overrides={"data": {"root": "/x"}, "eval_dataset": "cifar10"})
+
+
+def test_a_backbone_of_the_wrong_modality_is_refused_before_anything_runs():
+    from sslbench.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"backbone 'resnet18' takes image input but dataset 'ucf101' is video "
+                                          r"data: expected a video backbone \(resnet3d18, resnet3d50, tv:"):
+        resolve_config("sce", "ucf101", ["knn"], overrides={"data": {"root": "/x"}, "model": {"backbone": "resnet18"}})
+    with pytest.raises(ConfigError, match="backbone 'tv:r3d_18' takes video input but dataset 'digits' is image"):
+        resolve_config("moco", "digits", ["knn"], overrides={"model": {"backbone": "tv:r3d_18"}})

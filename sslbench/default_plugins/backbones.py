@@ -55,6 +55,11 @@ def _torchvision_video(variant, in_chans, **options):
     return build_torchvision_video(variant, in_chans, **options)
 
 
+# clip backbones: (B, C, T, H, W) in; sslbench checks this against the dataset's modality
+for _builder in (_resnet3d18, _resnet3d50, _torchvision_video):
+    _builder.modality = "video"
+
+
 @hookimpl
 def register_backbones(register):
     register("resnet18", _resnet18)

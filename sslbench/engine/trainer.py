@@ -52,6 +52,26 @@ def build_backbone(registries: Any, name: str, in_chans: int, options: dict[str,
     return module
 
 
+def _pretraining_split(method: Any, spec: Any) -> str:
+    """Label-free methods pretrain on ``pretrain_split`` (STL-10's train+unlabeled); methods that
+    need labels (the supervised baseline) on the labelled ``train_split``."""
+    return spec.train_split if getattr(method, "needs_labels", False) else spec.pretrain_split
+
+
+def _check_labels(method: Any, spec: Any, train_set: Any) -> None:
+    """A method that needs one class per image refuses multi-label or unlabelled data up front."""
+    if not getattr(method, "needs_labels", False):
+        return
+    name = getattr(method, "name", type(method).__name__)
+    if getattr(train_set, "multilabel", False):
+        raise ConfigError(f"method {name!r} needs one class label per image but dataset {spec.name!r} is "
+                          f"multi-label: expected a single-label classification dataset")
+    labels = getattr(train_set, "labels", None)
+    if isinstance(labels, torch.Tensor) and labels.numel() and int(labels.min()) < 0:
+        raise ConfigError(f"method {name!r} needs labels but split {spec.train_split!r} of dataset {spec.name!r} "
+                          f"has unlabelled images (label -1): expected a labelled split")
+
+
 @dataclass
 class PretrainOutcome:
     """What a pretraining produced: the trained learner (online backbone first) and its timing."""
@@ -83,7 +103,8 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
 
         train_set = pretraining_dataset(spec, config, len(view_specs))
     else:
-        train_set = spec.load(config.data.root, spec.pretrain_split, _load_size(config))
+        train_set = spec.load(config.data.root, _pretraining_split(method, spec), _load_size(config))
+        _check_labels(method, spec, train_set)
     num_classes = spec.num_classes or len(getattr(train_set, "classes", []) or [])
     backbone = build_backbone(registries, config.model.backbone, spec.channels, config.model.backbone_options)
     learner = method.build(backbone, num_classes).to(device)

@@ -8,7 +8,7 @@ features weighted by exp(sim / T), k = 20 and 200, T = 0.07, all of them paramet
 from __future__ import annotations
 
 import os
-
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -77,8 +77,25 @@ def column_mean(x: Any, chunk: int = 65536) -> "torch.Tensor":
     return (total / max(len(x), 1)).float()
 
 
+@contextmanager
+def exact_float32(device: "torch.device") -> Iterator[None]:
+    """Full float32 matmuls on a CUDA device (no TF32), so neighbours match a float32 CPU search."""
+    import torch
+
+    if device.type != "cuda":
+        yield
+        return
+    before = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = before
+
+
 def nearest_neighbours(queries: Any, bank: Any, k: int, query_chunk: int = 1024, bank_chunk: int = 65536,
-                       center: bool = False) -> "tuple[torch.Tensor, torch.Tensor]":
+                       center: bool = False, device: "torch.device | str | None" = None
+                       ) -> "tuple[torch.Tensor, torch.Tensor]":
     """Cosine similarities and indices (both (Q, min(k, N)), most similar first) of the ``k``
     nearest bank rows of every query.
 
@@ -86,28 +103,40 @@ def nearest_neighbours(queries: Any, bank: Any, k: int, query_chunk: int = 1024,
     cache: the bank is read once, ``bank_chunk`` rows at a time, and each chunk is l2-normalised
     and compared with every ``query_chunk`` of queries, keeping a running top-k. Memory is
     O(query_chunk x bank_chunk + Q x k), never the full similarity matrix. With ``center``, each
-    set is first centred by its own mean (as the thesis's retrieval reference code does).
+    set is first centred by its own mean (as the thesis's retrieval reference code does). The
+    similarities and the top-k run on ``device`` (default CPU), chunk by chunk; the results come
+    back on the CPU.
     """
+    import torch
+
+    device = torch.device(device or "cpu")
+    with exact_float32(device):
+        sim, idx = _nearest_neighbours(queries, bank, k, query_chunk, bank_chunk, center, device)
+    return sim.cpu(), idx.cpu()
+
+
+def _nearest_neighbours(queries: Any, bank: Any, k: int, query_chunk: int, bank_chunk: int, center: bool,
+                        device: "torch.device") -> "tuple[torch.Tensor, torch.Tensor]":
     import torch
     import torch.nn.functional as F
 
     kmax = min(k, len(bank))
     nq = len(queries)
-    q_mean = column_mean(queries) if center else None
-    b_mean = column_mean(bank) if center else None
-    best_sim = torch.full((nq, 0), float("-inf"))
-    best_idx = torch.zeros((nq, 0), dtype=torch.long)
+    q_mean = column_mean(queries).to(device) if center else None
+    b_mean = column_mean(bank).to(device) if center else None
+    best_sim = torch.full((nq, 0), float("-inf"), device=device)
+    best_idx = torch.zeros((nq, 0), dtype=torch.long, device=device)
     for bs in range(0, len(bank), bank_chunk):
-        b = rows(bank, bs, bs + bank_chunk)
+        b = rows(bank, bs, bs + bank_chunk).to(device)
         if b_mean is not None:
             b = b - b_mean
         b = F.normalize(b, dim=1)
         # one similarity buffer per bank chunk, reused across query chunks: allocating a fresh
         # (query_chunk x bank_chunk) matrix each time costs page faults comparable to the GEMM
-        buffer = torch.empty(min(query_chunk, nq), len(b))
+        buffer = torch.empty(min(query_chunk, nq), len(b), device=device)
         sims, idxs = [], []
         for qs in range(0, nq, query_chunk):
-            q = rows(queries, qs, qs + query_chunk)
+            q = rows(queries, qs, qs + query_chunk).to(device)
             if q_mean is not None:
                 q = q - q_mean
             q = F.normalize(q, dim=1)
@@ -131,12 +160,14 @@ def _query_blocks(n: int, chunk: int) -> Iterator[tuple[int, int]]:
 
 
 def knn_predict(queries: Any, bank: Any, bank_labels: Any, num_classes: int, ks: list[int], temperature: float,
-                query_chunk: int = 1024, bank_chunk: int = 65536) -> "dict[int, torch.Tensor]":
+                query_chunk: int = 1024, bank_chunk: int = 65536, device: "torch.device | str | None" = None
+                ) -> "dict[int, torch.Tensor]":
     """Predicted class per query for each k: features l2-normalised, cosine similarity, votes of
     the k nearest bank entries weighted by exp(sim / temperature).
 
     ``queries`` and ``bank`` may be tensors or (memory-mapped) numpy arrays; both are read in
-    chunks (see :func:`nearest_neighbours`), so a bank larger than memory works.
+    chunks (see :func:`nearest_neighbours`, which runs on ``device``), so a bank larger than
+    memory works. The predictions are CPU tensors.
     """
     import torch
 
@@ -146,7 +177,7 @@ def knn_predict(queries: Any, bank: Any, bank_labels: Any, num_classes: int, ks:
     outer = max(query_chunk, 65536)
     for s, e in _query_blocks(len(queries), outer):
         q = queries[s:e]
-        sim, idx = nearest_neighbours(q, bank, max(ks), query_chunk, bank_chunk)
+        sim, idx = nearest_neighbours(q, bank, max(ks), query_chunk, bank_chunk, device=device)
         weights = (sim / temperature).exp()
         neighbour_labels = bank_labels[idx]
         for k in ks:
@@ -176,6 +207,6 @@ class KNN(Protocol):
         queries, labels = ctx.feature_arrays(ctx.spec.test_split)
         p = self.params
         preds = knn_predict(queries, bank, bank_labels, ctx.num_classes, p.k, p.temperature, p.query_chunk,
-                            p.bank_chunk)
+                            p.bank_chunk, ctx.device)
         labels = torch.from_numpy(np.asarray(labels)).long()
         return [Metric(f"top1@k{k}", 100.0 * float((preds[k] == labels).float().mean())) for k in p.k]

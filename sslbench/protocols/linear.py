@@ -138,14 +138,15 @@ def _new_classifier(dim: int, num_classes: int) -> "torch.nn.Linear":
 
 
 def fit_sgd(batches: Callable[[int], Iterator[tuple["torch.Tensor", "torch.Tensor"]]], dim: int, num_classes: int,
-            p: LinearParams, progress: bool = False) -> "torch.nn.Linear":
-    """SGD on a linear classifier; ``batches(epoch)`` yields (features, labels) for that epoch."""
+            p: LinearParams, progress: bool = False, device: "torch.device | str | None" = None) -> "torch.nn.Linear":
+    """SGD on a linear classifier on ``device``; ``batches(epoch)`` yields (features, labels) for
+    that epoch, on that device."""
     import torch
     from torch import nn
     from tqdm.auto import tqdm
 
     torch.manual_seed(p.seed)
-    clf = _new_classifier(dim, num_classes)
+    clf = _new_classifier(dim, num_classes).to(device or "cpu")
     opt = torch.optim.SGD(clf.parameters(), lr=p.lr_at(0), momentum=p.momentum, weight_decay=p.weight_decay)
     for epoch in tqdm(range(p.epochs), desc="linear", unit="epoch", leave=False, disable=not progress):
         for group in opt.param_groups:
@@ -159,19 +160,21 @@ def fit_sgd(batches: Callable[[int], Iterator[tuple["torch.Tensor", "torch.Tenso
 
 
 def train_linear(x: "torch.Tensor", y: "torch.Tensor", num_classes: int, p: LinearParams,
-                 progress: bool = False) -> "torch.nn.Linear":
-    """Fit a linear classifier on fixed (cached) features with the schedule of ``p``."""
+                 progress: bool = False, device: "torch.device | str | None" = None) -> "torch.nn.Linear":
+    """Fit a linear classifier on fixed (cached) features with the schedule of ``p``; the
+    features are moved to ``device`` once and the batches are drawn there."""
     import torch
 
-    g = torch.Generator().manual_seed(p.seed)
+    g = torch.Generator().manual_seed(p.seed)  # same shuffles on every device
+    x, y = x.to(device or "cpu"), y.to(device or "cpu")
 
     def batches(epoch: int):
-        order = torch.randperm(len(x), generator=g)
+        order = torch.randperm(len(x), generator=g).to(x.device)
         for start in range(0, len(x), p.batch_size):
             idx = order[start:start + p.batch_size]
             yield x[idx], y[idx]
 
-    return fit_sgd(batches, x.shape[1], num_classes, p, progress)
+    return fit_sgd(batches, x.shape[1], num_classes, p, progress, device)
 
 
 # --------------------------------------------------------------------------- L-BFGS transfer probe
@@ -274,10 +277,10 @@ def augmented_batches(ctx: Any, p: LinearParams, mean: "torch.Tensor | None", st
         try:
             for images, y in shuffled_batches(dataset, p.batch_size, order_gen, ctx.config.data.num_workers):
                 with torch.no_grad():
-                    f = backbone(views.train_views(images, gen)[0]).float().cpu()
+                    f = backbone(views.train_views(images, gen)[0]).float()
                 if mean is not None:
-                    f = (f - mean) / std
-                yield f, y.long()
+                    f = (f - mean.to(f.device)) / std.to(f.device)
+                yield f, y.long().to(f.device)
         finally:
             backbone.train(was_training)
 
@@ -307,11 +310,12 @@ class Linear(Protocol):
             score, _, _ = lbfgs_probe(x, y, xt, yt, ctx.num_classes, p)
             return [Metric("top1" if p.metric == "top1" else "mean_per_class_acc", score)]
         if p.mode == "augment":
-            clf = fit_sgd(augmented_batches(ctx, p, mean, std), x.shape[1], ctx.num_classes, p, ctx.progress)
+            clf = fit_sgd(augmented_batches(ctx, p, mean, std), x.shape[1], ctx.num_classes, p, ctx.progress,
+                          ctx.device)
         else:
-            clf = train_linear(x, y, ctx.num_classes, p, ctx.progress)
+            clf = train_linear(x, y, ctx.num_classes, p, ctx.progress, ctx.device)
         with torch.no_grad():
-            logits = clf(xt)
+            logits = clf(xt.to(ctx.device)).cpu()
         if p.metric == "mean_per_class":
             return [Metric("mean_per_class_acc", accuracy(logits.argmax(1), yt, p.metric))]
         metrics = [Metric("top1", 100.0 * float((logits.argmax(1) == yt).float().mean()))]

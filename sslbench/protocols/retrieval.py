@@ -35,12 +35,13 @@ class RetrievalParams:
 
 
 def recall_at_k(queries: Any, query_labels: Any, bank: Any, bank_labels: Any, ks: list[int], center: bool = True,
-                query_chunk: int = 1024, bank_chunk: int = 65536) -> dict[int, float]:
+                query_chunk: int = 1024, bank_chunk: int = 65536, device: Any = None) -> dict[int, float]:
     """R@k in percent for each k: a query counts when any of its k nearest bank entries (cosine
-    similarity) shares its label. Inputs may be tensors or memory-mapped arrays."""
+    similarity) shares its label. Inputs may be tensors or memory-mapped arrays; the search runs
+    on ``device`` (default CPU)."""
     import torch
 
-    _, idx = nearest_neighbours(queries, bank, max(ks), query_chunk, bank_chunk, center=center)
+    _, idx = nearest_neighbours(queries, bank, max(ks), query_chunk, bank_chunk, center=center, device=device)
     bank_labels = torch.as_tensor(np.asarray(bank_labels)).long()
     query_labels = torch.as_tensor(np.asarray(query_labels)).long()
     hit = bank_labels[idx] == query_labels[:, None]
@@ -59,5 +60,6 @@ class Retrieval(Protocol):
         bank, bank_labels = ctx.feature_arrays(ctx.spec.train_split)
         queries, labels = ctx.feature_arrays(ctx.spec.test_split)
         p = self.params
-        recalls = recall_at_k(queries, labels, bank, bank_labels, p.k, p.center, p.query_chunk, p.bank_chunk)
+        recalls = recall_at_k(queries, labels, bank, bank_labels, p.k, p.center, p.query_chunk, p.bank_chunk,
+                              ctx.device)
         return [Metric(f"R@{k}", value) for k, value in recalls.items()]
