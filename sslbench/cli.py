@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .errors import SSLBenchError
+from .errors import SSLBenchError, UnknownNameError
 
 DEFAULT_OUTPUT = "sslbench-runs"
 
@@ -86,7 +86,13 @@ def run(method: str, protocols: str, dataset: str, backbone: str | None, eval_da
     if eval_dataset:
         overrides["eval_dataset"] = eval_dataset
     names = [p.strip() for p in protocols.split(",") if p.strip()]
-    config = resolve_config(method, dataset, names, config_file, parse_set(sets), overrides)
+    try:
+        config = resolve_config(method, dataset, names, config_file, parse_set(sets), overrides)
+    except UnknownNameError as exc:
+        if method in cli.commands and method != "run" and str(exc).startswith(f"unknown method {method!r}"):
+            raise UnknownNameError(f"{exc}; {method!r} is a command with its own pipeline: run "
+                                   f"`sslbench {method} --help`") from None
+        raise
     if dry_run:
         click.echo(config_as_yaml(config), nl=False)
         return
