@@ -98,3 +98,15 @@ def test_the_probe_trains_on_the_device_it_is_given():
     x, y = torch.randn(40, 8), torch.randint(0, 3, (40,))
     clf = train_linear(x, y, 3, LinearParams(epochs=2, lr=0.1, batch_size=16), device="meta")
     assert clf.weight.device.type == "meta"
+
+
+def test_standardize_scales_both_splits_in_place_by_the_train_statistics():
+    from sslbench.protocols.linear import standardize_
+
+    x, xt = torch.randn(100, 6) * 5 + 3, torch.randn(20, 6)
+    expect_xt = (xt - x.mean(0)) / x.std(0)
+    x_id, xt_id = x.data_ptr(), xt.data_ptr()
+    standardize_(x, xt)
+    assert x.data_ptr() == x_id and xt.data_ptr() == xt_id  # no copy of a large feature matrix
+    assert torch.allclose(x.mean(0), torch.zeros(6), atol=1e-5) and torch.allclose(x.std(0), torch.ones(6), atol=1e-5)
+    assert torch.allclose(xt, expect_xt, atol=1e-5)

@@ -121,11 +121,14 @@ class LinearParams:
         return base * self.gamma ** sum(epoch >= m for m in self.milestones)
 
 
-def standardize(train: "torch.Tensor", *others: "torch.Tensor") -> "list[torch.Tensor]":
-    """Scale features by the train split's per-dimension mean and std (BN without affine, as in
-    MAE's linear probe), which makes the probe's learning rate independent of feature scale."""
+def standardize_(train: "torch.Tensor", *others: "torch.Tensor") -> "tuple[torch.Tensor, torch.Tensor]":
+    """Scale features in place by the train split's per-dimension mean and std (BN without affine,
+    as in MAE's linear probe), so the probe's learning rate does not depend on the feature scale
+    and a large feature matrix is not copied; returns (mean, std)."""
     mean, std = train.mean(0, keepdim=True), train.std(0, keepdim=True).clamp_min(1e-6)
-    return [(x - mean) / std for x in (train, *others)]
+    for x in (train, *others):
+        x.sub_(mean).div_(std)
+    return mean, std
 
 
 def _new_classifier(dim: int, num_classes: int) -> "torch.nn.Linear":
@@ -303,9 +306,8 @@ class Linear(Protocol):
         x, y = ctx.features(ctx.spec.train_split)
         xt, yt = ctx.features(ctx.spec.test_split)
         mean = std = None
-        if p.standardize:
-            mean, std = x.mean(0, keepdim=True), x.std(0, keepdim=True).clamp_min(1e-6)
-            x, xt = (x - mean) / std, (xt - mean) / std
+        if p.standardize:  # ctx.features returns fresh tensors: scaling them in place is safe
+            mean, std = standardize_(x, xt)
         if p.mode == "lbfgs":
             score, _, _ = lbfgs_probe(x, y, xt, yt, ctx.num_classes, p)
             return [Metric("top1" if p.metric == "top1" else "mean_per_class_acc", score)]
