@@ -94,15 +94,41 @@ def test_detection_presets():
     assert one_x.lr_at(5000) == pytest.approx(0.02) and one_x.lr_at(85_000) == pytest.approx(0.0002)
 
 
-def test_run_detection_on_a_generated_coco_set(tmp_path):
+@pytest.mark.parametrize("head", ["c4", "fpn"])
+def test_run_detection_on_a_generated_coco_set(tmp_path, head):
     make_coco(tmp_path / "coco")
     result = CliRunner().invoke(cli, [
         "run", "-m", "random", "-p", "detection", "-d", "coco", "--data-root", str(tmp_path / "coco"),
         "-o", str(tmp_path / "out"), "--no-progress", "--set", "model.backbone=resnet18",
         "--set", "data.input_size=64", "--set", "detection.preset=tiny", "--set", "detection.iterations=2",
+        "--set", f"detection.head={head}",
     ], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "detection AP_box" in result.output and "AP_mask" in result.output
+
+
+def test_c4_detector_is_the_pretrained_resnet_up_to_c4_with_res5_in_the_shared_roi_head():
+    """Thesis 4.4.4: Mask R-CNN initialised "up to the C4 layer" (detectron2's R50-C4)."""
+    from sslbench.engine.trainer import build_backbone
+    from sslbench.plugins import registries
+    from sslbench.protocols.detection import build_detector
+
+    torch.manual_seed(0)
+    backbone = build_backbone(registries(), "resnet50", 3, {})
+    trunk = getattr(backbone, "trunk", backbone)
+    model = build_detector(backbone, 3, True, DetectionParams(preset="tiny"), [0.5] * 3, [0.25] * 3)
+    assert model.backbone.out_channels == 1024  # stride-16 res4 map, one feature level
+    assert torch.equal(model.backbone[-1][0].conv1.weight, trunk.layer3[0].conv1.weight)
+    res5 = model.roi_heads.box_head.res5
+    assert torch.equal(res5[0].conv1.weight, trunk.layer4[0].conv1.weight)
+    assert model.roi_heads.mask_head is res5  # box and mask branches share the pretrained res5
+    assert model.roi_heads.box_roi_pool.output_size == (14, 14)
+    assert model.rpn.anchor_generator.num_anchors_per_location() == [15]
+    assert model.roi_heads.box_predictor.cls_score.in_features == 2048
+    frozen = [m for m in model.modules() if type(m).__name__ == "FrozenBatchNorm2d"]
+    assert frozen and not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    with pytest.raises(Exception, match="detection.head"):
+        DetectionParams(head="c5")
 
 
 def test_eval_dataset_transfers_a_backbone_to_another_dataset(tmp_path):

@@ -1,14 +1,24 @@
 """Object detection / instance segmentation on a COCO-format dataset (thesis 4.4.4, Table 4.11).
 
 The thesis trains a Mask R-CNN initialised from the pretrained ResNet-50 "up to the C4 layer"
-(detectron2's R50-C4, following Wang et al. 2021) and reports COCO AP^box and AP^mask. Here the
-model is torchvision's Mask R-CNN (Faster R-CNN when the dataset has no segmentations) on a
-ResNet + FPN backbone, because torchvision has no C4 head: the ResNet trunk (all of its stages)
-is copied from the pretrained backbone, its batch norms frozen with their pretrained statistics
-(torchvision's ``FrozenBatchNorm2d``, as its own detection backbones do), FPN, RPN and heads
-newly initialised; so numbers are comparable between methods here, not to Table 4.11 itself.
-AP is COCO's AP over IoU 0.5:0.95 computed by pycocotools' ``COCOeval`` (``stats[0]``), in
-percent; AP50 is ``stats[1]``.
+(detectron2's R50-C4, following Wang et al. 2021) and reports COCO AP^box and AP^mask.
+``detection.head`` picks the architecture, both built from torchvision's Mask R-CNN (Faster
+R-CNN when the dataset has no segmentations):
+
+- ``c4`` (default, the thesis's): the stem and stages 1-3 of the pretrained ResNet are the
+  backbone (stride 16); the RPN runs on that single map with 15 anchors per position (sizes
+  32-512, ratios 0.5 / 1 / 2, detectron2's C4 proposal counts: 12,000 / 6,000 before NMS, 2,000 /
+  1,000 after, train / test); 14 x 14 RoIAlign features go through the pretrained stage 4 (res5),
+  mean-pooled for the box predictor; the mask predictor (2x2 deconvolution to 256 channels, then
+  one 1x1 convolution per class, 14 x 14 masks) reads the same res5 module on its RoIs.
+- ``fpn``: torchvision's ResNet-FPN with all four stages pretrained, FPN, RPN and heads new.
+
+In both, the pretrained weights are copied and their batch norms frozen with the pretrained
+statistics (torchvision's ``FrozenBatchNorm2d``, as its own detection models do; detectron2's C4
+recipe of Wang et al. trains synchronised batch norms over 8 GPUs instead, which this
+single-process loop has no counterpart for), so numbers compare methods run here, not Table 4.11
+itself. AP is COCO's AP over IoU 0.5:0.95 computed by pycocotools' ``COCOeval`` (``stats[0]``),
+in percent; AP50 is ``stats[1]``.
 
 Presets: ``1x`` (the standard 90k-iteration schedule: batch 16, lr 0.02 x batch / 16, steps at
 60k and 80k, 1,000 linear warm-up iterations, images 800-1333 px) and ``tiny`` (a few
@@ -52,6 +62,8 @@ class DetectionParams:
     momentum: float = 0.9
     weight_decay: float = 1e-4
     masks: Literal["auto", "yes", "no"] = "auto"
+    #: "c4" (the thesis's Mask R-CNN "up to the C4 layer") or "fpn"
+    head: Literal["c4", "fpn"] = "c4"
     flip_p: float = 0.5
     seed: int = 0
 
@@ -66,6 +78,7 @@ class DetectionParams:
         check(self.lr > 0, "detection.lr", self.lr, "a positive number")
         check(self.warmup >= 0, "detection.warmup", self.warmup, "an integer >= 0")
         check(0 < self.min_size <= self.max_size, "detection.min_size", self.min_size, "0 < min_size <= max_size")
+        check(self.head in ("c4", "fpn"), "detection.head", self.head, "'c4' (the thesis's) or 'fpn'")
 
     def lr_at(self, it: int) -> float:
         """lr x batch / 16, linear warm-up from a third, x0.1 at each milestone."""
@@ -82,11 +95,11 @@ def _require_pycocotools() -> None:
         raise SSLBenchError("protocol 'detection' needs pycocotools: pip install pycocotools") from None
 
 
-def resnet_fpn(backbone: Any) -> Any:
-    """An FPN backbone over a copy of the pretrained torchvision ResNet trunk (frozen BN)."""
+def pretrained_resnet(backbone: Any) -> Any:
+    """A CPU copy of the pretrained torchvision ResNet trunk with every batch norm frozen at its
+    pretrained statistics and affine parameters (``FrozenBatchNorm2d``)."""
     import torch
     from torchvision.models import ResNet
-    from torchvision.models.detection.backbone_utils import BackboneWithFPN
     from torchvision.ops.misc import FrozenBatchNorm2d
 
     trunk = getattr(backbone, "trunk", backbone)
@@ -110,27 +123,93 @@ def resnet_fpn(backbone: Any) -> Any:
                 freeze(child)
         return module
 
-    body = freeze(body)
-    channels = []
+    return freeze(body)
+
+
+def _stage_channels(body: Any) -> list[int]:
+    """Output channels of the four ResNet stages (BasicBlock and Bottleneck alike)."""
+    import torch
+
     x = torch.zeros(1, 3, 64, 64)
+    channels = []
     with torch.no_grad():
         x = body.maxpool(body.relu(body.bn1(body.conv1(x))))
         for layer in (body.layer1, body.layer2, body.layer3, body.layer4):
             x = layer(x)
             channels.append(x.shape[1])
-    return BackboneWithFPN(body, {"layer1": "0", "layer2": "1", "layer3": "2", "layer4": "3"}, channels, 256)
+    return channels
+
+
+def resnet_fpn(backbone: Any) -> Any:
+    """An FPN backbone over a copy of the pretrained torchvision ResNet trunk (frozen BN)."""
+    from torchvision.models.detection.backbone_utils import BackboneWithFPN
+
+    body = pretrained_resnet(backbone)
+    return BackboneWithFPN(body, {"layer1": "0", "layer2": "1", "layer3": "2", "layer4": "3"},
+                           _stage_channels(body), 256)
+
+
+def _res5_box_head(res5: Any) -> Any:
+    """The box head of a C4 detector around ``res5`` (defined here: torch is imported lazily)."""
+    from torch import nn
+
+    class Res5BoxHead(nn.Module):
+        """detectron2's Res5ROIHeads box branch: res5 on the 14 x 14 RoI features, mean-pooled."""
+
+        def __init__(self, res5: nn.Module) -> None:
+            super().__init__()
+            self.res5 = res5
+
+        def forward(self, x):
+            return self.res5(x).mean(dim=(2, 3))
+
+    return Res5BoxHead(res5)
+
+
+def c4_parts(backbone: Any) -> "tuple[Any, Any, int]":
+    """(stem + stages 1-3 with ``out_channels``, the pretrained stage 4 (res5), res5's channels)."""
+    from torch import nn
+
+    body = pretrained_resnet(backbone)
+    channels = _stage_channels(body)
+    trunk = nn.Sequential(body.conv1, body.bn1, body.relu, body.maxpool, body.layer1, body.layer2, body.layer3)
+    trunk.out_channels = channels[2]
+    return trunk, body.layer4, channels[3]
 
 
 def build_detector(backbone: Any, num_classes: int, masks: bool, p: DetectionParams, mean, std) -> Any:
-    """torchvision Mask R-CNN (or Faster R-CNN) with ``num_classes`` + background outputs."""
+    """torchvision Mask R-CNN (or Faster R-CNN) with ``num_classes`` + background outputs, on the
+    C4 or FPN architecture of ``p.head``."""
     from torchvision.models.detection import FasterRCNN, MaskRCNN
 
-    cls = MaskRCNN if masks else FasterRCNN
     mean, std = list(mean), list(std)
     if len(mean) == 1:
         mean, std = mean * 3, std * 3
-    return cls(resnet_fpn(backbone), num_classes=num_classes + 1, min_size=p.min_size, max_size=p.max_size,
-               image_mean=mean, image_std=std)
+    common = {"min_size": p.min_size, "max_size": p.max_size, "image_mean": mean, "image_std": std}
+    if p.head == "fpn":
+        cls = MaskRCNN if masks else FasterRCNN
+        return cls(resnet_fpn(backbone), num_classes=num_classes + 1, **common)
+
+    from torchvision.models.detection.anchor_utils import AnchorGenerator
+    from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
+    from torchvision.models.detection.mask_rcnn import MaskRCNNPredictor
+    from torchvision.ops import MultiScaleRoIAlign
+
+    trunk, res5, res5_channels = c4_parts(backbone)
+    c4 = {
+        "rpn_anchor_generator": AnchorGenerator(sizes=((32, 64, 128, 256, 512),), aspect_ratios=((0.5, 1.0, 2.0),)),
+        "rpn_pre_nms_top_n_train": 12000, "rpn_pre_nms_top_n_test": 6000,
+        "rpn_post_nms_top_n_train": 2000, "rpn_post_nms_top_n_test": 1000,
+        "box_roi_pool": MultiScaleRoIAlign(featmap_names=["0"], output_size=14, sampling_ratio=0),
+        "box_head": _res5_box_head(res5),
+        "box_predictor": FastRCNNPredictor(res5_channels, num_classes + 1),
+    }
+    if not masks:
+        return FasterRCNN(trunk, **common, **c4)
+    return MaskRCNN(trunk, **common, **c4,
+                    mask_roi_pool=MultiScaleRoIAlign(featmap_names=["0"], output_size=14, sampling_ratio=0),
+                    mask_head=res5,  # shared with the box head, as in detectron2's C4
+                    mask_predictor=MaskRCNNPredictor(res5_channels, 256, num_classes + 1))
 
 
 def coco_results(predictions: dict[int, dict[str, Any]], category_ids: list[int]) -> tuple[list[dict], list[dict]]:
@@ -250,7 +329,7 @@ class Detection(Protocol):
 
     name = "detection"
     Params = DetectionParams
-    description = "Mask R-CNN (torchvision, ResNet-FPN) from the backbone on COCO-format data; AP box/mask"
+    description = "Mask R-CNN (torchvision; C4 as in the thesis, or FPN) from the backbone on COCO data; AP box/mask"
 
     def evaluate(self, ctx) -> list[Metric]:
         spec = ctx.spec
