@@ -199,9 +199,14 @@ class RunConfig:
         d["train"].pop("device", None)
         return d
 
+    @property
+    def is_transfer(self) -> bool:
+        """True when the protocols evaluate another dataset than the pretraining one."""
+        return bool(self.eval_dataset) and self.eval_dataset != self.dataset
+
     def evaluation_root(self) -> str | None:
         """Root folder of the evaluated dataset: ``data.eval_root`` for a transfer, else ``data.root``."""
-        if self.eval_dataset and self.eval_dataset != self.dataset:
+        if self.is_transfer:
             return self.data.eval_root or self.data.root
         return self.data.root
 

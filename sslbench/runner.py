@@ -91,11 +91,10 @@ def _check_names(config: RunConfig, regs: Registries, method_cls: Any, spec: Any
     if spec.needs_root and not config.data.root:
         raise ConfigError(f"dataset {spec.name!r} needs a root folder: pass --data-root PATH"
                           + (f" holding {spec.layout}" if spec.layout else ""))
-    transfer = config.eval_dataset is not None and config.eval_dataset != config.dataset
-    if config.data.eval_root and not transfer:
+    if config.data.eval_root and not config.is_transfer:
         raise ConfigError(f"data.eval_root {config.data.eval_root!r} is only used with --eval-dataset naming a "
                           f"dataset other than {config.dataset!r}: expected --data-root for {config.dataset!r}")
-    if transfer and not config.evaluation_root():
+    if config.is_transfer and not config.evaluation_root():
         eval_spec = regs.datasets.get(config.eval_dataset)
         if eval_spec.needs_root:
             raise ConfigError(f"eval_dataset {eval_spec.name!r} needs a root folder: pass --eval-data-root PATH"
@@ -184,14 +183,14 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
 
     regs = regs or registries()
     output_dir = Path(output_dir)
-    _check_root_exists(regs.datasets.get(config.dataset), config.data.root)
-    if config.eval_dataset and config.eval_dataset != config.dataset:
+    spec = regs.datasets.get(config.dataset)
+    _check_root_exists(spec, config.data.root)
+    if config.is_transfer:
         _check_root_exists(regs.datasets.get(config.eval_dataset), config.evaluation_root())
-    _check_backbone_options(regs, config, regs.datasets.get(config.dataset))
+    _check_backbone_options(regs, config, spec)
     _ensure_writable(output_dir)
     method_cls = regs.methods.get(config.method)
     method = method_cls(config.method_params, config)
-    spec = regs.datasets.get(config.dataset)
     run_dir = pretrain_dir(output_dir, config) if checkpoint_path is None else Path(checkpoint_path).parent
     if checkpoint_path is None:
         run_dir.mkdir(parents=True, exist_ok=True)

@@ -57,7 +57,7 @@ class EvalContext:
     @property
     def data_root(self) -> str | None:
         """Root folder of the evaluated dataset (``data.eval_root`` when it is a transfer dataset)."""
-        return self.config.evaluation_root() if hasattr(self.config, "evaluation_root") else self.config.data.root
+        return self.config.evaluation_root()
 
     def dataset(self, split: str) -> Any:
         """The dataset split, loaded once."""

@@ -49,7 +49,8 @@ def load_split(spec: Any, config: Any, split: str, purpose: Purpose = "train", c
         takes_data = "data" in inspect.signature(load).parameters
     except (TypeError, ValueError):
         takes_data = False
-    dataset = load(root if root is not None else config.data.root, split, stored_side(config), **({"data": config.data} if takes_data else {}))
+    root = root if root is not None else config.data.root
+    dataset = load(root, split, stored_side(config), **({"data": config.data} if takes_data else {}))
     if not hasattr(dataset, "with_sampling"):
         raise DatasetError(f"video dataset {spec.name!r} returned {type(dataset).__name__}, which has no "
                            f"with_sampling(): video readers must return a sslbench.video.datasets.VideoDataset")
