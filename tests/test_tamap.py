@@ -41,6 +41,7 @@ def official_evaluate(labels_dir: Path, predictions_dir: Path, metric: str) -> d
     def recording_delta_curve(*args, **kwargs):
         out = original(*args, **kwargs)
         curve["mAP"], curve["mAP_visible"], curve["mAP_unshown"] = out[0], out[2], out[4]
+        curve["mAP_per_class"], curve["mAP_per_class_visible"], curve["mAP_per_class_unshown"] = out[1], out[3], out[5]
         return out
 
     ActionSpotting.delta_curve = recording_delta_curve
@@ -60,6 +61,10 @@ def assert_equal_to_official(ours: dict, official: dict) -> None:
         assert [ours[key][name] for name in CLASSES] == pytest.approx(list(official[key]), abs=TOL), key
     for key in ("mAP", "mAP_visible", "mAP_unshown"):
         assert list(ours[key].values()) == pytest.approx(list(official[key]), abs=TOL), key
+    for key in ("mAP_per_class", "mAP_per_class_visible", "mAP_per_class_unshown"):  # AP per class per tolerance
+        assert list(ours[key]) == [str(t) for t in ours["tolerances"]], key
+        for row, official_row in zip(ours[key].values(), official[key]):
+            assert [row[name] for name in CLASSES] == pytest.approx(list(official_row), abs=TOL), key
 
 
 def write(root: Path, games: dict) -> tuple[Path, Path]:
@@ -288,6 +293,8 @@ def test_cli_prints_json_and_a_table(quirky):
     result = json.loads(out.stdout)
     assert result == evaluate_folders(labels_dir, predictions_dir, "loose")
     assert set(result["a_mAP_per_class"]) == set(CLASSES) and list(result["mAP"]) == [str(t) for t in range(5, 65, 5)]
+    assert list(result["mAP_per_class"]) == list(result["mAP"])  # per-class AP at each tolerance
+    assert all(set(row) == set(CLASSES) for row in result["mAP_per_class_unshown"].values())
     table = run_cli("tamap", str(labels_dir), str(predictions_dir))
     assert table.returncode == 0 and "a_mAP" in table.stdout and "Yellow->red card" in table.stdout
     assert table.stdout.startswith("t-AmAP (tight, tolerances 1, 2, 3, 4, 5 s, 4 games)")  # tight by default

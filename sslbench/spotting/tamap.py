@@ -384,7 +384,9 @@ def spotting_curves(gt_key: np.ndarray, gt_value: np.ndarray, pred_key: np.ndarr
 def summarize(curves: SpottingCurves, metric: str = "", n_games: int | None = None) -> dict[str, Any]:
     """The official result keys (``a_mAP``, ``a_mAP_per_class``, ... with per-class values keyed by
     class name) plus the mAP at each tolerance (``mAP``, ``mAP_visible``, ``mAP_unshown``: tolerance
-    in seconds -> value; the unshown ones without the 17/13 factor, as in the official code)."""
+    in seconds -> value; the unshown ones without the 17/13 factor, as in the official code) and
+    each class's AP at each tolerance (``mAP_per_class``, ``_visible``, ``_unshown``: tolerance ->
+    class name -> AP; the official ``delta_curve``)."""
     result: dict[str, Any] = {"metric": metric, "tolerances": list(curves.tolerances)}
     if n_games is not None:
         result["games"] = n_games
@@ -398,6 +400,8 @@ def summarize(curves: SpottingCurves, metric: str = "", n_games: int | None = No
         result[f"a_mAP{suffix}"] = float(average)
         result[f"a_mAP_per_class{suffix}"] = {name: float(v) for name, v in zip(CLASSES, per_class_average)}
         result[f"mAP{suffix}"] = {str(t): float(v) for t, v in zip(curves.tolerances, maps)}
+        result[f"mAP_per_class{suffix}"] = {str(t): {name: float(v) for name, v in zip(CLASSES, row)}
+                                            for t, row in zip(curves.tolerances, per_class)}
     return result
 
 
