@@ -339,6 +339,11 @@ def results_import(file: str, output_dir: str | None) -> None:
     click.echo(f"imported {added} result(s), skipped {skipped} already in {_store_path(output_dir)}")
 
 
+from .suites.cli import suite as _suite_group  # noqa: E402 - `sslbench suite ...` (sslbench/suites)
+
+cli.add_command(_suite_group)
+
+
 def _add_plugin_commands() -> None:
     from .plugins import get_plugin_manager
 

@@ -9,7 +9,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import yaml
 
@@ -168,7 +168,8 @@ def _hardware() -> str:
 
 
 def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progress: bool = True,
-        regs: Registries | None = None, checkpoint_path: str | Path | None = None) -> RunOutcome:
+        regs: Registries | None = None, checkpoint_path: str | Path | None = None,
+        sink: Callable[[list[Any]], None] | None = None) -> RunOutcome:
     """Pretrain (or reuse the finished pretraining with the same hash), evaluate, store results.
 
     With ``checkpoint_path`` no pretraining happens: the backbone's weights come from that file
@@ -245,7 +246,10 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
                                   config=config.to_dict(), git_commit=commit, versions=versions, hardware=hardware,
                                   pretrain_seconds=pretrain_seconds, eval_seconds=seconds))
     eval_seconds = time.perf_counter() - t0
-    insert(store_path, rows)
+    if sink is not None:  # e.g. a suite cell's rows file (sslbench.suites.results)
+        sink(rows)
+    else:
+        insert(store_path, rows)
     dist.barrier()
     return RunOutcome(config, metrics, run_dir, store_path, reused, pretrain_seconds, eval_seconds,
                       Path(checkpoint_path) if checkpoint_path is not None else None)

@@ -1,0 +1,60 @@
+"""``sslbench suite status``: what each cell is doing, from the store and its cell folder."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from .results import ROWS, cell_dir, read_state
+
+STATES = ("done", "running", "queued", "requeued", "failed", "interrupted", "pending")
+
+
+@dataclass(frozen=True)
+class CellStatus:
+    planned: Any
+    state: str
+    detail: str = ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def cell_status(planned: Any, output_dir: str | Path) -> CellStatus:
+    """done (every protocol stored, or its rows written), running / queued / requeued (with the
+    job and attempt), failed (with the error line), interrupted (a local process that died) or
+    pending."""
+    folder = cell_dir(output_dir, planned.cell_id)
+    if planned.complete or (folder / ROWS).is_file():
+        return CellStatus(planned, "done")
+    state = read_state(folder)
+    kind = state.get("state")
+    where = f"{state.get('host', '?')} pid {state.get('pid', '?')}"
+    job = f"job {state['job_id']}" if state.get("job_id") else where
+    if kind == "failed":
+        return CellStatus(planned, "failed", state.get("error", "no error recorded"))
+    if kind == "running":
+        local = state.get("host") == socket.gethostname() and not state.get("job_id")
+        if local and isinstance(state.get("pid"), int) and not _alive(state["pid"]):
+            return CellStatus(planned, "interrupted", f"{where} ended without finishing (run it again to continue)")
+        return CellStatus(planned, "running", f"{job}, attempt {state.get('attempt', 1)}, since {state.get('time')}")
+    if kind in ("queued", "requeued"):
+        return CellStatus(planned, kind, f"{job} at {state.get('time')}")
+    return CellStatus(planned, "pending")
+
+
+def summary(statuses: Sequence[CellStatus]) -> str:
+    """``12 cells: 3 done, 1 running, 8 pending``."""
+    counts = {s: sum(1 for c in statuses if c.state == s) for s in STATES}
+    parts = [f"{n} {s}" for s, n in counts.items() if n]
+    return f"{len(statuses)} cell(s): " + ", ".join(parts)
