@@ -3,7 +3,7 @@
 Modes (``linear.mode``):
 
 - ``cached`` (default): SGD on the frozen features of the shared cache (no augmentation), the
-  fast mode; ``benchmarks/bench_eval.py`` (P5) measures it against re-forwarding every epoch.
+  fast mode; ``benchmarks/speed/bench_eval.py`` (P5) measures it against re-forwarding every epoch.
 - ``augment``: the thesis's training augmentation, random resized crop (0.08, 1) + horizontal
   flip (A.5.1, A.5.2); the backbone stays frozen in eval mode and is re-forwarded on new views
   every epoch; the test split uses the cached evaluation view. A.5.1's "padding of 4" for small

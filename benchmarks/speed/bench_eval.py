@@ -14,7 +14,7 @@ P5  linear: the linear probe on cached features (extract once, then SGD epochs o
     schedule (thesis A.5.1, 100 epochs), on the bundled digits; prints both times, the ratio and
     both top-1 (goal: >= 10x faster, accuracy within 0.5 points).
 
-    python benchmarks/bench_eval.py [--only p4|p5] [--bank 50000] [--queries 10000] [--dim 512]
+    python benchmarks/speed/bench_eval.py [--only p4|p5] [--bank 50000] [--queries 10000] [--dim 512]
                                     [--k 200] [--epochs 100] [--threads N] [--device cpu|cuda]
 
 Each part takes under 5 minutes on 2 busy CPU cores with the default ``--threads 1`` (torch and

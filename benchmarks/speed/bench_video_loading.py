@@ -9,7 +9,7 @@ MPEG-4 clips of 10 s at 25 fps written for the run, plus the sample mp4s that sc
 (bikes 640x272, bigbuckbunny 1280x720, carphone 176x144) when it is installed. Runs alternate;
 raw and sslbench alternate batch by batch, the median of the rounds counts. Goal: sslbench >= 0.8x raw decord throughput.
 
-    python benchmarks/bench_video_loading.py [--videos 12] [--rounds 3] [--batch 4]
+    python benchmarks/speed/bench_video_loading.py [--videos 12] [--rounds 3] [--batch 4]
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Achieved GFLOP/s = FLOPs of one training step (counted by torch's FlopCounterMod
 forward + backward, target forward) x steps / time; peak = GFLOP/s of a large float32 matmul
 measured in the same run. Prints achieved / peak (goal >= 0.90 on a GPU).
 
-    python benchmarks/bench_throughput.py [--batch 64] [--steps 5] [--size 32]
+    python benchmarks/speed/bench_throughput.py [--batch 64] [--steps 5] [--size 32]
 """
 
 from __future__ import annotations

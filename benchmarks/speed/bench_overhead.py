@@ -6,7 +6,7 @@ warm-up + cosine LR and the cosine EMA schedule. The sslbench side is the real `
 call (config resolution, checkpoint at the end included). Runs alternate; the median counts.
 Goal: ratio <= 1.05.
 
-    python benchmarks/bench_overhead.py [--steps 60] [--rounds 3]
+    python benchmarks/speed/bench_overhead.py [--steps 60] [--rounds 3]
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ for the tight and the loose metric, ``SoccerNet.Evaluation.ActionSpotting.evalua
 files), checks that every result key agrees, and prints the speed ratio and the machine.
 
     pip install SoccerNet
-    python benchmarks/bench_tamap.py [--games 50] [--predictions-per-half 4000] [--rounds 2] [--repeat 3]
+    python benchmarks/speed/bench_tamap.py [--games 50] [--predictions-per-half 4000] [--rounds 2] [--repeat 3]
 """
 
 from __future__ import annotations

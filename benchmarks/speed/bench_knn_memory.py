@@ -5,7 +5,7 @@ runs sslbench's kNN over it, memory-mapped, in a child process whose peak reside
 read from the kernel. Prints the peak RSS, the ratio to the bank's size on disk (what loading it
 would cost) and the time. Goal: peak RSS < 2 GB. ``--rows`` shrinks the bank for a quick check.
 
-    python benchmarks/bench_knn_memory.py [--rows 1281167] [--dim 2048] [--queries 256]
+    python benchmarks/speed/bench_knn_memory.py [--rows 1281167] [--dim 2048] [--queries 256]
 """
 
 from __future__ import annotations
