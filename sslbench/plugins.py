@@ -21,6 +21,7 @@ ENTRY_POINT_GROUP = "sslbench"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "sslbench.default_plugins.backbones",
     "sslbench.default_plugins.datasets",
+    "sslbench.default_plugins.transfer_datasets",
     "sslbench.default_plugins.protocols",
     "sslbench.default_plugins.spotting",
     "sslbench.default_plugins.devtools",
