@@ -292,7 +292,8 @@ def augmented_batches(ctx: Any, p: LinearParams, mean: "torch.Tensor | None", st
 
 class Linear(Protocol):
     """Top-1 (and top-5) of a linear classifier on the frozen backbone (thesis A.5.1 / A.5.2;
-    ``mode: lbfgs``: the many-shot transfer probe of Table 4.10)."""
+    ``mode: lbfgs``: the many-shot transfer probe of Table 4.10; on a multi-label dataset such as
+    VOC2007, one binary classifier per class and the 11-point mAP, :mod:`.multilabel`)."""
 
     name = "linear"
     Params = LinearParams
@@ -301,10 +302,13 @@ class Linear(Protocol):
     def evaluate(self, ctx) -> list[Metric]:
         import torch
 
-        ctx.require_single_label(self.name)
         p = self.params
         x, y = ctx.features(ctx.spec.train_split)
         xt, yt = ctx.features(ctx.spec.test_split)
+        if y.ndim == 2:  # multi-label (VOC07 in Table 4.10): a binary classifier per class, 11-point mAP
+            from .multilabel import evaluate_multilabel
+
+            return evaluate_multilabel(x, y, xt, yt, p, ctx.spec.name, ctx.device, ctx.progress)
         mean = std = None
         if p.standardize:  # ctx.features returns fresh tensors: scaling them in place is safe
             mean, std = standardize_(x, xt)
