@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .datasets import decode_rgb
+from .datasets import decode_rgb, verify_images
 from .errors import DatasetError
 
 COCO_LAYOUT = "annotations/instances_<split>.json and <split>/<file_name> (e.g. train2017/, val2017/)"
@@ -140,11 +140,9 @@ class CocoClassification(Dataset):
     def __len__(self) -> int:
         return len(self.detection)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        from torchvision.transforms.v2 import functional as F
-
-        image = F.resize(self.detection.image(index), [self.image_size], antialias=True)
-        return F.center_crop(image, [self.image_size, self.image_size]), self.labels[index]
+    def verify(self) -> None:
+        """Every listed image exists and decodes (run before any training)."""
+        verify_images([self.detection.image_dir / info["file_name"] for info in self.detection.images])
 
 
 def load_coco(root: str | None, split: str, image_size: int) -> CocoClassification:

@@ -108,9 +108,15 @@ def require_root(root: str | None, dataset: str, layout: str) -> Path:
 
 
 class ImageFolderDataset(Dataset):
-    """``root/<class>/<image>`` files decoded to uint8 RGB, resized and centre-cropped to a square."""
+    """``root/<class>/<image>`` files decoded to uint8 RGB, resized and centre-cropped to a square.
 
-    def __init__(self, folder: Path, image_size: int, classes: list[str] | None = None, dataset: str = "imagefolder") -> None:
+    ``classes`` fixes the label order: a chosen subset that must all be there (ImageNet100), or
+    with ``of_train`` the training split's class folders, of which another split may lack some
+    but add none (labels of one dataset mean the same class in every split).
+    """
+
+    def __init__(self, folder: Path, image_size: int, classes: list[str] | None = None, dataset: str = "imagefolder",
+                 of_train: bool = False) -> None:
         if not folder.is_dir():
             raise DatasetError(f"{dataset}: split folder {str(folder)!r} does not exist: expected <root>/<split>/<class>/<image>")
         found = sorted(d.name for d in folder.iterdir() if d.is_dir())
@@ -118,11 +124,15 @@ class ImageFolderDataset(Dataset):
             classes = found
         else:
             missing = [c for c in classes if c not in found]
-            if missing:
+            if missing and not of_train:  # a chosen subset (ImageNet100) must be all there
                 raise DatasetError(
                     f"{dataset}: {str(folder)!r} lacks {len(missing)} of the expected class folders "
                     f"(first: {missing[0]!r})"
                 )
+            extra = [c for c in found if c not in classes] if of_train else []
+            if extra:
+                raise DatasetError(f"{dataset}: class folder {str(folder / extra[0])!r} is not a class of the "
+                                   f"training split: expected the class folders of <root>/train")
         if not classes:
             raise DatasetError(f"{dataset}: {str(folder)!r} has no class folders: expected <split>/<class>/<image>")
         self.samples: list[tuple[Path, int]] = []
@@ -141,6 +151,42 @@ class ImageFolderDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         path, label = self.samples[index]
         return resize_center_square(decode_rgb(path), self.image_size), label
+
+    def verify(self) -> None:
+        """Every image of the split decodes (see :func:`verify_images`)."""
+        verify_images([p for p, _ in self.samples])
+
+
+def verify_images(paths: list[Path], threads: int = 8) -> None:
+    """Decode every file (JPEGs at 1/8 scale: still the whole compressed stream, so a truncated
+    file fails) before any training; the first one that does not decode is a DatasetError naming
+    it. About 2 ms per ImageNet-sized JPEG, shared over ``threads``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import Image, UnidentifiedImageError
+
+    def bad(path: Path) -> str | None:
+        try:
+            with Image.open(path) as pil:
+                pil.draft("RGB", (max(1, pil.size[0] // 8), max(1, pil.size[1] // 8)))
+                pil.load()
+        except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
+            return f"cannot decode image {str(path)!r}: {exc}"
+        return None
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for problem in pool.map(bad, paths):
+            if problem:
+                raise DatasetError(problem)
+
+
+def train_classes(base: Path, split: str) -> list[str] | None:
+    """The class folders of ``<base>/train`` for another split, so that a class missing from
+    ``val`` cannot shift the labels of the others (None for ``train`` itself or without one)."""
+    train = base / "train"
+    if split == "train" or not train.is_dir():
+        return None
+    return sorted(d.name for d in train.iterdir() if d.is_dir()) or None
 
 
 def decode_rgb(path: Path) -> torch.Tensor:
@@ -174,7 +220,7 @@ def split_folder(root: Path, split: str) -> Path:
 def load_imagefolder(root: str | None, split: str, image_size: int) -> ImageFolderDataset:
     """Any ``root/{train,val}/<class>/<image>`` tree (``test`` may stand for ``val``)."""
     base = require_root(root, "imagefolder", "<split>/<class>/<image>")
-    return ImageFolderDataset(split_folder(base, split), image_size)
+    return ImageFolderDataset(split_folder(base, split), image_size, train_classes(base, split), of_train=True)
 
 
 def imagenet100_classes() -> list[str]:
@@ -348,4 +394,5 @@ def load_tiny_imagenet(root: str | None, split: str) -> TensorImageDataset:
 def load_imagenet(root: str | None, split: str, image_size: int) -> ImageFolderDataset:
     """ImageNet (ILSVRC-2012) as an ImageFolder: ``root/{train,val}/<wnid>/<image>``."""
     base = require_root(root, "imagenet", "train/<wnid>/<image> and val/<wnid>/<image>")
-    return ImageFolderDataset(split_folder(base, split), image_size, dataset="imagenet")
+    return ImageFolderDataset(split_folder(base, split), image_size, train_classes(base, split), "imagenet",
+                              of_train=True)

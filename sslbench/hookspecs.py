@@ -42,8 +42,9 @@ def register_backbones(register: Callable[..., None]) -> None:
     ``timm:vit_tiny_patch16_224`` calls the ``timm:`` builder with that variant), else ``""``.
     ``options`` come from the run config's ``model.backbone_options``; unknown options must
     raise :class:`sslbench.errors.ConfigError`. A builder of clip encoders, ``(B, C, T, H, W)``
-    in, sets ``build.modality = "video"``; runs pairing it with image data (or an image
-    backbone with video data) are refused before anything is built.
+    in, sets ``build.modality = "video"`` (COMEDIAN's frame-window transformers: ``"soccernet"``);
+    a backbone whose modality is not the dataset's is refused before anything is built, and the
+    error offers only the backbones of the dataset's modality.
 
     :param register: call once per backbone name.
     """

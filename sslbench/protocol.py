@@ -36,5 +36,15 @@ class Protocol:
     def __init__(self, params: Any) -> None:
         self.params = params
 
+    def splits(self, spec: Any) -> tuple[str, ...]:
+        """The splits of ``spec`` that ``evaluate`` reads through ``ctx.dataset`` / ``ctx.features``:
+        the run opens each one and checks its first items before any training. A protocol that
+        reads its data another way returns ``()`` and checks it in :meth:`preflight`."""
+        return tuple(dict.fromkeys((spec.train_split, spec.test_split)))
+
+    def preflight(self, spec: Any, config: Any, root: str | None) -> None:
+        """Check, before any training, whatever else ``evaluate`` will read (files beside the
+        dataset, a test split read without ``spec.load``); raise an ``SSLBenchError`` naming it."""
+
     def evaluate(self, ctx: "EvalContext") -> list[Metric]:
         raise NotImplementedError

@@ -7,7 +7,7 @@ import platform
 import re
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -103,7 +103,8 @@ def _check_names(config: RunConfig, regs: Registries, method_cls: Any, spec: Any
 
 
 def backbone_modality(build: Any) -> str:
-    """What a registered backbone builder takes: ``build.modality`` ("video" for clips), else "image"."""
+    """What a registered backbone builder takes: ``build.modality`` ("video" for clips, "soccernet" for
+    COMEDIAN's frame windows), else "image"."""
     return getattr(build, "modality", "image")
 
 
@@ -113,7 +114,8 @@ def _check_backbone_modality(regs: Registries, name: str, spec: Any) -> None:
     if have != spec.modality:
         fits = [e.name for e in regs.backbones if backbone_modality(e.obj) == spec.modality]
         raise ConfigError(f"backbone {name!r} takes {have} input but dataset {spec.name!r} is {spec.modality} "
-                          f"data: expected a {spec.modality} backbone ({', '.join(fits) or 'none registered'})")
+                          f"data: expected {'an' if spec.modality[0] in 'aeiou' else 'a'} {spec.modality} backbone "
+                          f"({', '.join(fits) or 'none registered'})")
 
 
 def _slug(text: str) -> str:
@@ -167,6 +169,72 @@ def _hardware() -> str:
     return f"{platform.machine()} {os.cpu_count()} CPUs, {gpu}"
 
 
+@dataclass
+class Opened:
+    """The splits :func:`preflight` opened and checked, handed on so that none is loaded twice."""
+
+    pretrain: Any = None  # the image pretraining split (video splits are cheap to list again)
+    evaluation: dict[str, Any] = field(default_factory=dict)  # split -> dataset of the evaluated dataset
+
+
+def preflight(config: RunConfig, output_dir: Path, regs: Registries,
+              checkpoint_path: str | Path | None = None, check_store: bool = True) -> Opened:
+    """Everything the run will read, checked before its first training step, so that a bad split
+    fails in seconds rather than after the pretraining: the pretraining split (when it will be
+    trained on) and every split each protocol reads (:meth:`sslbench.protocol.Protocol.splits`, on
+    ``--eval-dataset`` for a transfer) are opened and their first items checked against the
+    dataset contract, the evaluated files verified when the dataset can (``verify()``); each
+    protocol's own :meth:`~sslbench.protocol.Protocol.preflight`; the results store's
+    ``PRAGMA quick_check``. (Roots, backbone options and a writable output folder are checked just
+    before.) Under torchrun the other ranks only open the pretraining split."""
+    from .data import open_split
+    from .engine import distributed as dist
+    from .engine.trainer import BACKBONE, _pretraining_split
+    from .store import check
+
+    spec = regs.datasets.get(config.dataset)
+    eval_spec = regs.datasets.get(config.eval_dataset or config.dataset)
+    _warn_ignored_roots(config, spec, eval_spec)
+    if check_store and dist.is_main():  # a suite job hands its rows to a sink instead (no SQLite over NFS)
+        check(output_dir / "results.sqlite")
+    opened = Opened()
+    method_cls = regs.methods.get(config.method)
+    pretrain_split = _pretraining_split(method_cls, spec)
+    if checkpoint_path is None and method_cls.trains and not (pretrain_dir(output_dir, config) / BACKBONE).is_file():
+        dataset = open_split(spec, config, pretrain_split, config.data.root)
+        opened.pretrain = None if spec.modality == "video" else dataset
+    if not dist.is_main():
+        return opened
+    root = config.evaluation_root()
+    for name in config.protocols:
+        protocol = regs.protocols.get(name)(config.protocol_params[name])
+        splits = protocol.splits(eval_spec) if hasattr(protocol, "splits") else (eval_spec.train_split,
+                                                                                  eval_spec.test_split)
+        for split in (s for s in splits if s not in opened.evaluation):
+            if opened.pretrain is not None and not config.is_transfer and split == pretrain_split:
+                opened.evaluation[split] = opened.pretrain  # one copy in memory
+                continue
+            opened.evaluation[split] = dataset = open_split(eval_spec, config, split, root)
+            if callable(getattr(dataset, "verify", None)):
+                dataset.verify()  # every file of what will be evaluated, not only the first items
+        if hasattr(protocol, "preflight"):
+            protocol.preflight(eval_spec, config, root)
+    return opened
+
+
+def _warn_ignored_roots(config: RunConfig, spec: Any, eval_spec: Any) -> None:
+    """A root given to a dataset that reads none (digits) is said to be ignored, not silently dropped."""
+    import logging
+
+    log = logging.getLogger("sslbench")
+    read_for_transfer = config.is_transfer and not config.data.eval_root and eval_spec.needs_root
+    if config.data.root and not spec.needs_root and not read_for_transfer:
+        log.warning("sslbench: dataset %r reads no data root: --data-root %s is ignored", spec.name, config.data.root)
+    if config.is_transfer and config.data.eval_root and not eval_spec.needs_root:
+        log.warning("sslbench: dataset %r reads no data root: --eval-data-root %s is ignored", eval_spec.name,
+                    config.data.eval_root)
+
+
 def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progress: bool = True,
         regs: Registries | None = None, checkpoint_path: str | Path | None = None,
         sink: Callable[[list[Any]], None] | None = None) -> RunOutcome:
@@ -190,6 +258,7 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
         _check_root_exists(regs.datasets.get(config.eval_dataset), config.evaluation_root())
     _check_backbone_options(regs, config, spec)
     _ensure_writable(output_dir)
+    opened = preflight(config, output_dir, regs, checkpoint_path, check_store=sink is None)
     method_cls = regs.methods.get(config.method)
     method = method_cls(config.method_params, config)
     run_dir = pretrain_dir(output_dir, config) if checkpoint_path is None else Path(checkpoint_path).parent
@@ -210,7 +279,9 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
         backbone = build_backbone(regs, config.model.backbone, spec.channels, config.model.backbone_options)
         backbone.load_state_dict(checkpoint.load(backbone_file)["backbone"])
     elif method.trains:
-        outcome = pretrain(config, method, spec, regs, run_dir, resume=resume, progress=progress)
+        outcome = pretrain(config, method, spec, regs, run_dir, resume=resume, progress=progress,
+                           train_set=opened.pretrain)
+        opened.pretrain = None  # the evaluation keeps its own reference when it reads the same split
         backbone, pretrain_seconds = outcome.backbone, outcome.seconds
     else:
         seed_everything(config.seed)
@@ -227,7 +298,8 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
 
     eval_spec = regs.datasets.get(config.eval_dataset or config.dataset)
     ctx = EvalContext(backbone=backbone, spec=eval_spec, config=config, weights_id=weights_id,
-                      device=device, cache_dir=output_dir / "features", progress=progress)
+                      device=device, cache_dir=output_dir / "features", progress=progress,
+                      _datasets=opened.evaluation)
     metrics: dict[str, list[Metric]] = {}
     rows: list[ResultRow] = []
     t0 = time.perf_counter()

@@ -137,3 +137,27 @@ def read(path: str | Path) -> "Any":
         return pd.read_sql_query("SELECT * FROM results ORDER BY id", conn)
     finally:
         conn.close()
+
+
+def check(path: str | Path) -> None:
+    """Before a run's first step: an existing store SQLite cannot read, or whose
+    ``PRAGMA quick_check`` fails, is a one-line error naming the file (a new store is fine)."""
+    from .errors import StoreError
+
+    path = Path(path)
+    if not path.exists():
+        return
+    problem = None
+    try:
+        conn = sqlite3.connect(str(path), timeout=BUSY_SECONDS)
+        try:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+        finally:
+            conn.close()
+        if rows != [("ok",)]:
+            problem = f"PRAGMA quick_check reports {'; '.join(str(r[0]) for r in rows[:3])}"
+    except sqlite3.Error as exc:
+        problem = str(exc)
+    if problem:
+        raise StoreError(f"results store {str(path)!r} is damaged ({problem}): move it aside (its rows can be "
+                         f"recovered with sqlite3's .recover) or pass another --output-dir")

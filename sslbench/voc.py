@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .datasets import decode_rgb, resize_center_square
+from .datasets import decode_rgb, resize_center_square, verify_images
 from .errors import DatasetError
 
 VOC_CLASSES = (
@@ -98,6 +98,10 @@ class VOCClassification(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         path = self.base / "JPEGImages" / f"{self.ids[index]}.jpg"
         return resize_center_square(decode_rgb(path), self.image_size), self.labels[index]
+
+    def verify(self) -> None:
+        """Every listed image exists and decodes (run before any training)."""
+        verify_images([self.base / "JPEGImages" / f"{image_id}.jpg" for image_id in self.ids])
 
 
 def load_voc2007(root: str | None, split: str, image_size: int) -> VOCClassification:

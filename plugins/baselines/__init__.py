@@ -10,7 +10,7 @@ class Random(Method):
     """The backbone at its seeded random initialisation: the floor any method must beat."""
 
     name = "random"
-    modalities = ("image", "video")
+    modalities = ("image", "video", "soccernet")
     trains = False
     description = "untrained backbone (seeded random initialisation)"
 

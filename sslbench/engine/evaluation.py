@@ -51,8 +51,10 @@ class EvalContext:
 
     @property
     def num_classes(self) -> int:
-        train = self.dataset(self.spec.train_split)
-        return self.spec.num_classes or len(getattr(train, "classes", []) or [])
+        """Counted from the training split's data (:func:`sslbench.data.class_count`)."""
+        from ..data import class_count
+
+        return class_count(self.spec, self.dataset(self.spec.train_split))
 
     @property
     def data_root(self) -> str | None:
@@ -60,15 +62,12 @@ class EvalContext:
         return self.config.evaluation_root()
 
     def dataset(self, split: str) -> Any:
-        """The dataset split, loaded once."""
+        """The dataset split, loaded once and checked against the dataset contract (video: one
+        random clip per video, sslbench.video.pipeline)."""
         if split not in self._datasets:
-            if self.is_video:  # one random clip per video (sslbench.video.pipeline)
-                from ..video.pipeline import load_split
+            from ..data import open_split
 
-                self._datasets[split] = load_split(self.spec, self.config, split, "train", root=self.data_root)
-                return self._datasets[split]
-            size = int(round(self.config.data.input_size * 8 / 7))
-            self._datasets[split] = self.spec.load(self.data_root, split, size)
+            self._datasets[split] = open_split(self.spec, self.config, split, self.data_root)
         return self._datasets[split]
 
     @property

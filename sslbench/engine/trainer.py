@@ -88,11 +88,13 @@ class PretrainOutcome:
 
 
 def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path, resume: bool = False,
-             progress: bool = True, stop_after_epochs: int | None = None) -> PretrainOutcome:
+             progress: bool = True, stop_after_epochs: int | None = None, train_set: Any = None) -> PretrainOutcome:
     """Train ``method`` on ``spec``'s pretraining split; return the online backbone.
 
     ``stop_after_epochs`` ends the loop early as an interruption would (after that epoch's
     checkpoint, without writing the final backbone); ``resume=True`` then continues exactly.
+    ``train_set``: the image pretraining split when the run's preflight already opened it (not
+    loaded twice).
     """
     seed_everything(config.seed)
     device = pick_device(config.train.device)
@@ -103,9 +105,14 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
 
         train_set = pretraining_dataset(spec, config, len(view_specs))
     else:
-        train_set = spec.load(config.data.root, _pretraining_split(method, spec), _load_size(config))
+        if train_set is None:  # else opened (and checked) by the run's preflight
+            from ..data import open_split
+
+            train_set = open_split(spec, config, _pretraining_split(method, spec), config.data.root)
         _check_labels(method, spec, train_set)
-    num_classes = spec.num_classes or len(getattr(train_set, "classes", []) or [])
+    from ..data import class_count
+
+    num_classes = class_count(spec, train_set)
     backbone = build_backbone(registries, config.model.backbone, spec.channels, config.model.backbone_options)
     learner = method.build(backbone, num_classes).to(device)
     channels_last = config.train.channels_last and device.type in ("cpu", "cuda") and not video

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from ..datasets import require_root, split_folder
+from ..datasets import require_root, split_folder, train_classes
 from ..errors import DatasetError
 from .sampling import ClipSampling, crop_offsets, sample_clips
 
@@ -229,6 +229,10 @@ def _class_folder_samples(folder: Path, dataset: str, classes: list[str] | None 
         raise DatasetError(f"{dataset}: split folder {str(folder)!r} does not exist: expected "
                            f"<root>/<split>/<class>/<video>")
     found = sorted(d.name for d in folder.iterdir() if d.is_dir())
+    extra = [c for c in found if c not in classes] if classes is not None else []
+    if extra:
+        raise DatasetError(f"{dataset}: class folder {str(folder / extra[0])!r} is not a class of the training "
+                           f"split: expected the class folders of <root>/train")
     classes = found if classes is None else classes
     if not classes:
         raise DatasetError(f"{dataset}: {str(folder)!r} has no class folders: expected <split>/<class>/<video>")
@@ -248,14 +252,15 @@ def _option(data: Any, name: str, default: Any = None) -> Any:
 def load_videofolder(root: str | None, split: str, side: int, data: Any = None) -> VideoDataset:
     """Any ``<root>/<split>/<class>/<video>`` tree (``test`` may stand for ``val`` and back)."""
     base = require_root(root, "videofolder", "<split>/<class>/<video>")
-    samples, classes = _class_folder_samples(split_folder(base, split), "videofolder")
+    samples, classes = _class_folder_samples(split_folder(base, split), "videofolder", train_classes(base, split))
     return VideoDataset(samples, classes, side, f"videofolder/{split}")
 
 
 # ---- Kinetics
 
 KINETICS_LAYOUT = ("<split>/<class>/<video> folders, or annotations/<split>.csv (label,youtube_id,time_start,"
-                   "time_end,split) with videos <split>/<youtube_id>_<start:06d>_<end:06d>.mp4")
+                   "time_end,split; DeepMind's validate.csv for val) with videos "
+                   "<split>/<youtube_id>_<start:06d>_<end:06d>.mp4")
 _SEGMENT = re.compile(r"_\d{6}_\d{6}$")
 
 
@@ -270,12 +275,27 @@ def _read_lines(path: str | Path, what: str) -> list[str]:
     return [line.strip() for line in p.read_text().splitlines() if line.strip() and not line.startswith("#")]
 
 
+def _split_names(split: str) -> tuple[str, ...]:
+    """``val`` is ``validate`` in DeepMind's Kinetics release (``validate.csv``)."""
+    return (split, "validate") if split == "val" else (split,)
+
+
 def _kinetics_csv(base: Path, split: str) -> Path | None:
-    for name in (f"annotations/{split}.csv", f"{split}.csv", f"kinetics400/annotations/{split}.csv",
-                 f"annotations/kinetics_{split}.csv", f"kinetics_{split}.csv"):
-        if (base / name).is_file():
-            return base / name
+    for s in _split_names(split):
+        for name in (f"annotations/{s}.csv", f"{s}.csv", f"kinetics400/annotations/{s}.csv",
+                     f"annotations/kinetics_{s}.csv", f"kinetics_{s}.csv"):
+            if (base / name).is_file():
+                return base / name
     return None
+
+
+def _kinetics_folder(base: Path, split: str) -> Path:
+    """The split's video folder: ``<split>`` (``test`` and ``val`` stand in for each other), or
+    ``validate`` for ``val``."""
+    folder = split_folder(base, split)
+    if not folder.is_dir() and split == "val" and (base / "validate").is_dir():
+        return base / "validate"
+    return folder
 
 
 def _csv_rows(path: Path) -> list[dict[str, str]]:
@@ -313,17 +333,22 @@ def load_kinetics(root: str | None, split: str, side: int, data: Any = None, var
     if table is not None:
         samples, classes = _kinetics_from_csv(base, split, table, name)
     else:
-        folder = split_folder(base, split)
+        folder = _kinetics_folder(base, split)
         if not folder.is_dir():
             raise DatasetError(f"{name}: neither {str(base / 'annotations' / (split + '.csv'))!r} nor "
                                f"{str(folder)!r} exists: expected {KINETICS_LAYOUT}")
-        samples, classes = _class_folder_samples(folder, name)
+        samples, classes = _class_folder_samples(folder, name, train_classes(base, split))
     if video_list:
         samples = _keep_listed(samples, _read_lines(str(video_list).replace("{split}", split), "data.video_list"), base)
-        if not class_list:  # the classes of the listed videos (Mini-Kinetics-200: 200 of them)
-            used = sorted({classes[y] for _, y in samples})
-            remap = {classes.index(c): i for i, c in enumerate(used)}
-            samples, classes = [(p, remap[y]) for p, y in samples], used
+        if not class_list:  # the classes of the listed training videos (Mini-Kinetics-200: 200 of them)
+            used = (sorted({classes[y] for _, y in samples}) if split == "train"
+                    else load_kinetics(root, "train", side, data, variant).classes)
+            index = {c: i for i, c in enumerate(used)}
+            stray = next((classes[y] for _, y in samples if classes[y] not in index), None)
+            if stray is not None:
+                raise DatasetError(f"{name}: data.video_list keeps class {stray!r} in split {split!r} but not in "
+                                   f"'train': expected the classes of the listed training videos")
+            samples, classes = [(p, index[classes[y]]) for p, y in samples], used
     if class_list:
         wanted = sorted(_read_lines(class_list, "data.class_list"))
         index = {_norm_class(c): i for i, c in enumerate(classes)}
@@ -345,7 +370,7 @@ def _kinetics_from_csv(base: Path, split: str, table: Path, name: str) -> tuple[
     label_rows = _csv_rows(train_table) if train_table is not None else rows
     classes = sorted({r["label"].strip() for r in label_rows if r.get("label", "").strip()})
     index = {c: i for i, c in enumerate(classes)}
-    folder = split_folder(base, split)
+    folder = _kinetics_folder(base, split)
     on_disk = {p.stem: p for p in _videos_under(folder)} if folder.is_dir() else {}
     if not on_disk:
         on_disk = {p.stem: p for p in _videos_under(base)}

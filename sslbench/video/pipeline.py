@@ -54,7 +54,11 @@ def load_split(spec: Any, config: Any, split: str, purpose: Purpose = "train", c
     if not hasattr(dataset, "with_sampling"):
         raise DatasetError(f"video dataset {spec.name!r} returned {type(dataset).__name__}, which has no "
                            f"with_sampling(): video readers must return a sslbench.video.datasets.VideoDataset")
-    return dataset.with_sampling(clip_sampling(config, purpose, clips))
+    dataset = dataset.with_sampling(clip_sampling(config, purpose, clips))
+    from ..data import check_dataset
+
+    check_dataset(dataset, spec, split)
+    return dataset
 
 
 def pretraining_dataset(spec: Any, config: Any, n_views: int) -> Any:
