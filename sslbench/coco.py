@@ -140,6 +140,21 @@ class CocoClassification(Dataset):
     def __len__(self) -> int:
         return len(self.detection)
 
+    def fingerprint(self) -> dict[str, str]:
+        """What cached features of this split depend on (:mod:`sslbench.fingerprint`): the
+        annotation file, each listed image file (size, mtime) and the labels."""
+        from .fingerprint import array_digest, files_digest
+
+        det = self.detection
+        return {"annotations": files_digest([det.ann_file]), "labels": array_digest(self.labels),
+                "images": files_digest([det.image_dir / info["file_name"] for info in det.images])}
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        from torchvision.transforms.v2 import functional as F
+
+        image = F.resize(self.detection.image(index), [self.image_size], antialias=True)
+        return F.center_crop(image, [self.image_size, self.image_size]), self.labels[index]
+
     def verify(self) -> None:
         """Every listed image exists and decodes (run before any training)."""
         verify_images([self.detection.image_dir / info["file_name"] for info in self.detection.images])

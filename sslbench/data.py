@@ -36,6 +36,9 @@ class DatasetSpec:
     Every opened split is checked against this contract (:func:`check_dataset`), and the number
     of classes is counted from the loaded data's ``classes`` when it has them (``num_classes`` is
     the full dataset's count, the fallback).
+    Cached features are keyed by a fingerprint of the loaded split (:mod:`sslbench.fingerprint`:
+    its ``images`` tensor, ``samples`` files or root folder); a ``Dataset`` with none of these
+    defines ``fingerprint()`` (any JSON-able value that changes with its items) to be cached.
     """
 
     name: str

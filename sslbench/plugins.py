@@ -111,12 +111,15 @@ def _load_module(
 
 
 def register_plugin(plugin: object, name: str) -> None:
-    """Register an in-process plugin object or module (used by tests and embedding code)."""
+    """Register an in-process plugin object or module (used by tests and embedding code); its
+    ``__version__``, if any, is its version in :func:`provenance`."""
     pm = get_plugin_manager()
     pm.register(plugin, name=name)
+    version = getattr(plugin, "__version__", None)
     _infos[name] = PluginInfo(
         name=name,
         module=getattr(plugin, "__name__", type(plugin).__name__),
+        version=str(version) if version is not None else None,
         hooks=sorted(h.name for h in pm.get_hookcallers(plugin) or []),
     )
     reset_registries()
@@ -136,6 +139,22 @@ def plugin_infos() -> list[PluginInfo]:
     """Every plugin that was loaded or failed to load, in load order."""
     get_plugin_manager()
     return list(_infos.values())
+
+
+def provenance(registry: Registry[Any], name: str) -> dict[str, str | None]:
+    """Which plugin, distribution and version registered ``name``: part of cache keys, since a new
+    release of a plugin may produce other data or features under the same name."""
+    plugin = registry.entry(name).plugin
+    info = _infos.get(plugin)
+    dist = info.distribution if info else None
+    version = info.version if info else None
+    if dist is None and plugin in DEFAULT_PLUGINS:
+        dist = "sslbench"
+        try:
+            version = metadata.version("sslbench")
+        except metadata.PackageNotFoundError:
+            version = None
+    return {"plugin": plugin, "distribution": dist, "version": version}
 
 
 def reset_registries() -> None:

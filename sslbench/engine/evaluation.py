@@ -1,7 +1,8 @@
 """What a protocol receives: the frozen backbone, the datasets and a feature cache on disk.
 
-The cache holds the frozen features of one (backbone weights, dataset, root, split, transform)
-as two ``.npy`` files named by the hash of that key: ``<key>.labels.npy`` then
+The cache holds the frozen features of one (weights, backbone and options, dataset plugin and
+version, split fingerprint, transform) -- :meth:`EvalContext.cache_identity` -- as two ``.npy``
+files named by the hash of that key: ``<key>.labels.npy`` then
 ``<key>.features.npy`` (written last, so its presence means the entry is complete). Features
 are streamed batch by batch into a memory-mapped temp file that is flushed, fsynced and renamed
 into place (the atomic-write rule of :mod:`sslbench.engine.checkpoint`), so neither extraction
@@ -103,18 +104,40 @@ class EvalContext:
             return eval_transform(self.config)
         return EVAL_TRANSFORM
 
-    def cache_key(self, split: str, transform: str = EVAL_TRANSFORM) -> str:
+    def cache_identity(self, split: str, transform: str = EVAL_TRANSFORM) -> dict[str, Any] | None:
+        """Everything ``split``'s cached features depend on: the weights, the backbone and its
+        options, the dataset's plugin (distribution, version), the split's fingerprint
+        (:mod:`sslbench.fingerprint`), normalisation and the eval transform. None when the split
+        has no fingerprint: its features are then never cached."""
+        from ..fingerprint import split_fingerprint
+
+        data = split_fingerprint(self.dataset(split))
+        if data is None:
+            return None
         if transform == EVAL_TRANSFORM:
             transform = self._transform_name()
-        return stable_hash({"weights": self.weights_id, "dataset": self.spec.name, "root": self.data_root,
-                            "split": split, "input_size": self.config.data.input_size, "transform": transform,
-                            "format": CACHE_FORMAT})
+        model = self.config.model
+        return {"weights": self.weights_id, "backbone": model.backbone, "backbone_options": model.backbone_options,
+                "backbone_plugin": _origin("backbones", model.backbone),
+                "dataset": self.spec.name, "dataset_plugin": _origin("datasets", self.spec.name, self.spec),
+                "root": self.data_root, "split": split, "data": data, "channels": self.spec.channels,
+                "mean": list(self.spec.mean), "std": list(self.spec.std),
+                "input_size": self.config.data.input_size, "transform": transform, "format": CACHE_FORMAT}
+
+    def cache_key(self, split: str, transform: str = EVAL_TRANSFORM) -> str | None:
+        """Name of ``split``'s cache entry: the hash of :meth:`cache_identity` (None: not cached)."""
+        identity = self.cache_identity(split, transform)
+        return None if identity is None else stable_hash(identity)
 
     def cache_paths(self, split: str) -> tuple[Path, Path] | None:
-        """(features, labels) ``.npy`` paths of ``split``'s cache entry; None without a cache folder."""
+        """(features, labels) ``.npy`` paths of ``split``'s cache entry; None without a cache folder
+        or when the split cannot be fingerprinted (a warning says so once)."""
         if self.cache_dir is None:
             return None
         key = self.cache_key(split)
+        if key is None:
+            _warn_uncached(self.spec.name, split, self.dataset(split))
+            return None
         return self.cache_dir / f"{key}.features.npy", self.cache_dir / f"{key}.labels.npy"
 
     @torch.no_grad()
@@ -141,15 +164,42 @@ class EvalContext:
                                              labels_path=paths[1] if writable else None)
         if writable:
             checkpoint.write_text(paths[0].with_name(paths[0].name.replace(".features.npy", ".json")),
-                                  json.dumps({"weights": self.weights_id, "dataset": self.spec.name, "split": split,
-                                              "input_size": self.config.data.input_size,
-                                              "transform": self._transform_name(), "shape": list(feats.shape)}))
+                                  json.dumps({**self.cache_identity(split), "shape": list(feats.shape)}, default=str))
         return feats, labels
 
     def features(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         """(float32 features (N, D), int64 labels) of the frozen backbone on ``split``, in memory."""
         feats, labels = self.feature_arrays(split)
         return torch.from_numpy(np.array(feats, dtype=np.float32)), torch.from_numpy(np.array(labels, dtype=np.int64))
+
+
+def _origin(kind: str, name: str, obj: Any = None) -> dict[str, Any]:
+    """:func:`sslbench.plugins.provenance` of a registered name; ``{"plugin": None}`` for an object
+    that is not the one registered under ``name`` (built by hand, e.g. in benchmarks)."""
+    from ..errors import UnknownNameError
+    from ..plugins import provenance, registries
+
+    registry = getattr(registries(), kind)
+    try:
+        entry = registry.entry(name)
+    except UnknownNameError:
+        return {"plugin": None}
+    if obj is not None and entry.obj is not obj and entry.obj != obj:
+        return {"plugin": None}
+    return provenance(registry, name)
+
+
+_warned_uncached: set[tuple[str, str]] = set()
+
+
+def _warn_uncached(dataset: str, split: str, data: Any) -> None:
+    """Say once per split that its features are recomputed on every run (no fingerprint)."""
+    import warnings
+
+    if (dataset, split) not in _warned_uncached:
+        _warned_uncached.add((dataset, split))
+        warnings.warn(f"features of {dataset}/{split} are not cached: {type(data).__name__} has no fingerprint() "
+                      f"method, images tensor, samples list or root folder (see sslbench.fingerprint)", stacklevel=3)
 
 
 def eval_batches(dataset: Any, batch_size: int, num_workers: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
