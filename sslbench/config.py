@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -169,9 +170,15 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     method_params: Any = None
     protocol_params: dict[str, Any] = field(default_factory=dict)
+    #: facts, not settings (``resolve_config`` fills them): whether the method trains
+    #: (``Method.trains``) and how many processes pretrain (torchrun's WORLD_SIZE, else 1)
+    trains: bool = True
+    world_size: int = 1
 
     def to_dict(self) -> dict[str, Any]:
-        """Nested plain dict in the same shape as a ``--config`` YAML file."""
+        """Nested plain dict in the same shape as a ``--config`` YAML file; ``trains: false`` and
+        ``world_size`` appear only when they differ from a 1-process training method (so the
+        hashes of such runs are those of earlier versions)."""
         out: dict[str, Any] = {
             "method": self.method,
             "dataset": self.dataset,
@@ -179,6 +186,10 @@ class RunConfig:
             "seed": self.seed,
             "eval_dataset": self.eval_dataset,
         }
+        if not self.trains:
+            out["trains"] = False
+        if self.world_size != 1:
+            out["world_size"] = self.world_size
         for name in SECTIONS:
             out[name] = dataclasses.asdict(getattr(self, name))
         if self.method_params is not None:
@@ -211,12 +222,43 @@ class RunConfig:
         return self.data.root
 
     def pretrain_hash(self) -> str:
-        """Stable hash of :meth:`pretrain_dict`: equal hashes reuse a finished pretraining."""
-        return stable_hash(self.pretrain_dict())
+        """Stable hash of :meth:`pretrain_dict` (as :func:`identity` sees it): equal hashes reuse a
+        finished pretraining; the world size is part of it."""
+        return stable_hash(identity(self.pretrain_dict()))
 
     def config_hash(self) -> str:
-        """Stable hash of the whole effective config."""
-        return stable_hash(self.to_dict())
+        """Stable hash of the whole effective config (as :func:`identity` sees it)."""
+        return stable_hash(identity(self.to_dict()))
+
+
+#: what cannot change a method that does not train: the training sections, the heads, the world size
+UNTRAINED_IGNORES = ("train", "ssl", "world_size")
+HEAD_KEYS = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name not in ("backbone", "backbone_options"))
+
+
+def identity(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A config dict (:meth:`RunConfig.to_dict` or a stored ``config_json``) without what cannot
+    change the numbers of its method: a method that does not train (``trains: false``, e.g.
+    ``random``) ignores ``train.*``, ``ssl.*``, the projector/predictor and the world size."""
+    out = json.loads(json.dumps(dict(config), default=str))
+    if out.get("trains") is False:
+        for key in UNTRAINED_IGNORES:
+            out.pop(key, None)
+        for key in HEAD_KEYS:
+            (out.get("model") or {}).pop(key, None)
+    return out
+
+
+def launch_world_size() -> int:
+    """The number of processes torchrun launched this one with (1 outside torchrun), read from the
+    environment before any process group exists (the rule of ``distributed.init_from_env``)."""
+    if "RANK" not in os.environ:
+        return 1
+    try:
+        return max(1, int(os.environ.get("WORLD_SIZE", "1")))
+    except ValueError:
+        raise ConfigError(f"invalid WORLD_SIZE {os.environ['WORLD_SIZE']!r} in the environment: expected an "
+                          f"integer (set by torchrun)") from None
 
 
 def stable_hash(obj: Any) -> str:

@@ -13,10 +13,12 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
-from .config import SECTIONS, ConfigError, RunConfig, build_dataclass, load_yaml, merge
+from .config import SECTIONS, ConfigError, RunConfig, build_dataclass, launch_world_size, load_yaml, merge
 from .plugins import Registries, registries
 
 TOP_LEVEL = ("method", "dataset", "protocols", "seed", "eval_dataset")
+#: keys of a dumped config that are facts of the run, not settings: accepted in --config, then ignored
+FACTS = ("trains", "world_size")
 
 
 def resolve_config(method: str, dataset: str, protocols: list[str], config_file: str | None = None,
@@ -39,7 +41,7 @@ def resolve_config(method: str, dataset: str, protocols: list[str], config_file:
     user = merge(user, sets or {})
     user = merge(user, overrides or {})
     for key in user:
-        if key in SECTIONS or key in TOP_LEVEL or key == method or key in regs.protocols:
+        if key in SECTIONS or key in TOP_LEVEL or key in FACTS or key == method or key in regs.protocols:
             continue
         import difflib
 
@@ -63,6 +65,7 @@ def resolve_config(method: str, dataset: str, protocols: list[str], config_file:
     protocol_params = {name: build_dataclass(cls.Params, values.get(name), name) for name, cls in protocol_classes.items()}
     config = RunConfig(method=method, dataset=dataset, protocols=list(protocols), seed=seed,
                        eval_dataset=eval_dataset, method_params=method_params, protocol_params=protocol_params,
+                       trains=bool(getattr(method_cls, "trains", True)), world_size=launch_world_size(),
                        **sections)
     _check_names(config, regs, method_cls, spec)
     return config
@@ -257,6 +260,8 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
     if config.is_transfer:
         _check_root_exists(regs.datasets.get(config.eval_dataset), config.evaluation_root())
     _check_backbone_options(regs, config, spec)
+    if checkpoint_path is None:
+        _check_world_size(config, dist.world_size())
     _ensure_writable(output_dir)
     opened = preflight(config, output_dir, regs, checkpoint_path, check_store=sink is None)
     method_cls = regs.methods.get(config.method)
@@ -316,7 +321,8 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
                                   higher_is_better=m.higher_is_better, seed=config.seed,
                                   config_hash=config.config_hash(), pretrain_hash=weights_id,
                                   config=config.to_dict(), git_commit=commit, versions=versions, hardware=hardware,
-                                  pretrain_seconds=pretrain_seconds, eval_seconds=seconds))
+                                  pretrain_seconds=pretrain_seconds, eval_seconds=seconds,
+                                  world_size=dist.world_size()))
     eval_seconds = time.perf_counter() - t0
     if sink is not None:  # e.g. a suite cell's rows file (sslbench.suites.results)
         sink(rows)
@@ -341,6 +347,14 @@ def _check_backbone_options(regs: Registries, config: RunConfig, spec: Any) -> N
         raise
     except Exception:  # noqa: BLE001 - a builder that needs real tensors is checked when built for real
         pass
+
+
+def _check_world_size(config: RunConfig, actual: int) -> None:
+    """A training config resolved for another number of processes would name another pretraining:
+    the world size is part of the pretraining's identity (:meth:`RunConfig.pretrain_hash`)."""
+    if config.trains and config.world_size != actual:
+        raise ConfigError(f"config resolved for world size {config.world_size} but {actual} process(es) run it: "
+                          f"expected resolve_config in the processes torchrun launched (it reads WORLD_SIZE)")
 
 
 def _check_root_exists(spec: Any, root: str | None) -> None:

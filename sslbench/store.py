@@ -32,14 +32,19 @@ CREATE TABLE IF NOT EXISTS results (
     versions_json TEXT NOT NULL,
     hardware TEXT NOT NULL,
     pretrain_seconds REAL,
-    eval_seconds REAL
+    eval_seconds REAL,
+    world_size INTEGER
 );
 CREATE INDEX IF NOT EXISTS results_lookup ON results (method, dataset, protocol, metric, seed);
 """
 
 COLUMNS = ("run_id", "created_at", "method", "dataset", "eval_dataset", "backbone", "protocol", "metric", "value",
            "higher_is_better", "seed", "config_hash", "pretrain_hash", "config_json", "git_commit",
-           "versions_json", "hardware", "pretrain_seconds", "eval_seconds")
+           "versions_json", "hardware", "pretrain_seconds", "eval_seconds", "world_size")
+
+#: columns added after the first release: (name, SQL type); older stores get them on open, NULL in
+#: their old rows (unknown: world_size was not recorded before)
+ADDED_COLUMNS = (("world_size", "INTEGER"),)
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,8 @@ class ResultRow:
     hardware: str
     pretrain_seconds: float | None
     eval_seconds: float | None
+    #: processes that ran the run (torchrun's world size; 1 without DDP)
+    world_size: int = 1
 
 
 BUSY_SECONDS = 60.0
@@ -104,6 +111,10 @@ def connect(path: str | Path) -> sqlite3.Connection:
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 conn.execute(statement)
+        have = {row[1] for row in conn.execute("PRAGMA table_info(results)")}
+        for name, sql_type in ADDED_COLUMNS:
+            if name not in have:
+                conn.execute(f"ALTER TABLE results ADD COLUMN {name} {sql_type}")
     return conn
 
 
@@ -113,7 +124,8 @@ def insert(path: str | Path, rows: Iterable[ResultRow]) -> str:
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     records = [(run_id, now, r.method, r.dataset, r.eval_dataset, r.backbone, r.protocol, r.metric, float(r.value),
                 int(r.higher_is_better), r.seed, r.config_hash, r.pretrain_hash, json.dumps(r.config, sort_keys=True),
-                r.git_commit, json.dumps(r.versions, sort_keys=True), r.hardware, r.pretrain_seconds, r.eval_seconds)
+                r.git_commit, json.dumps(r.versions, sort_keys=True), r.hardware, r.pretrain_seconds, r.eval_seconds,
+                int(r.world_size))
                for r in rows]
     conn = connect(path)
     try:

@@ -42,6 +42,18 @@ def test_torchrun_two_processes_on_cpu_trains_and_stores_once(tmp_path):
     assert rows == 1
     state = checkpoint.load(next((out / "pretrain").glob("*/checkpoint.pt")))
     assert state["step"] == 5  # global batch 256 = 2 x 128: 1,437 images give 5 steps per epoch
+    # the same command in one process trains its own weights: the world size is part of the
+    # pretraining's identity, and every row records it (issue 14, item 4)
+    from click.testing import CliRunner
+
+    from sslbench.cli import cli
+
+    single = CliRunner().invoke(cli, ["run", "-m", "moco", "-p", "knn", "-d", "digits", "-o", str(out), "--epochs", "1",
+                                      *SMALL], catch_exceptions=False)
+    assert single.exit_code == 0 and "reused pretraining" not in single.output, single.output
+    assert len(list((out / "pretrain").glob("*/backbone.pt"))) == 2
+    sizes = sqlite3.connect(out / "results.sqlite").execute("SELECT world_size FROM results ORDER BY id").fetchall()
+    assert [s for (s,) in sizes] == [2, 1]
 
 
 def test_torchrun_ranks_end_identical_with_a_queue_of_both_ranks_keys(tmp_path):

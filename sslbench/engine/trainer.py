@@ -25,6 +25,11 @@ from .schedules import warmup_cosine_lr
 
 CHECKPOINT = "checkpoint.pt"
 BACKBONE = "backbone.pt"
+LOG = "log.jsonl"
+
+
+class PretrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a pretraining; its message says where it stopped and how to continue."""
 
 
 def seed_everything(seed: int) -> None:
@@ -92,9 +97,10 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
     """Train ``method`` on ``spec``'s pretraining split; return the online backbone.
 
     ``stop_after_epochs`` ends the loop early as an interruption would (after that epoch's
-    checkpoint, without writing the final backbone); ``resume=True`` then continues exactly.
-    ``train_set``: the image pretraining split when the run's preflight already opened it (not
-    loaded twice).
+    checkpoint, without writing the final backbone); ``resume=True`` then continues exactly from
+    ``run_dir``'s checkpoint, and ``log.jsonl`` keeps only the epochs that checkpoint holds.
+    Ctrl-C raises :class:`PretrainingInterrupted` naming the epoch it stopped in. ``train_set``:
+    the image pretraining split when the run's preflight already opened it (not loaded twice).
     """
     seed_everything(config.seed)
     device = pick_device(config.train.device)
@@ -150,7 +156,8 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
     start_epoch, step, resumed_from = 0, 0, None
     ckpt_path = run_dir / CHECKPOINT
     if resume and ckpt_path.is_file():
-        state = checkpoint.load(ckpt_path)
+        state = _load_checkpoint(ckpt_path)
+        _check_checkpoint_identity(state, config.pretrain_hash(), ckpt_path)
         learner.load_state_dict(state["learner"])
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state.get("scaler", {}))
@@ -160,7 +167,9 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
 
     t0 = time.perf_counter()
     final_loss: float | None = None
-    log_path = run_dir / "log.jsonl"
+    log_path = run_dir / LOG
+    if dist.is_main():
+        truncate_log(log_path, start_epoch)
     bar = _progress(total, step, f"pretrain {method.name}", progress and dist.is_main())
     learner.train()
     if config.train.compile:
@@ -168,51 +177,107 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
     autocast = _autocast(config.train.precision, device)
     # a host-device sync per step costs GPU time: check the loss every few steps there (every step on CPU)
     check_every = 1 if device.type == "cpu" else 25
-    epoch = start_epoch
-    while epoch < config.train.epochs and step < total:
-        aug_gen = torch.Generator(device=device)
-        aug_gen.manual_seed(int(epoch_generator(config.seed, epoch, salt=1).initial_seed()) + dist.rank())
-        loss_sum, loss_count, checked_from = torch.zeros((), device=device), 0, step
-        for images, labels in iterate_batches(train_set, batch, True, config.seed, epoch, True, config.data.num_workers):
-            if step >= total:
-                break
-            set_lr(optimizer, warmup_cosine_lr(step, total, warmup, base_lr, config.train.min_lr))
-            method.on_step(step, total)
-            with autocast:
-                loss = model(views.train_views(images, aug_gen), labels.to(device))["loss"]
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            loss_sum += loss.detach().float()
-            loss_count += 1
-            if (step + 1 - checked_from) % check_every == 0:
-                _check_finite(loss_sum, checked_from, step, epoch, ckpt_path)
-                checked_from = step + 1
-                bar.set_postfix(loss=f"{float(loss.detach()):.3f}", epoch=epoch)
-            scaler.step(optimizer)
-            scaler.update()
-            learner.after_step(step, total)
-            step += 1
-            bar.update(1)
-        _check_finite(loss_sum, checked_from, step - 1, epoch, ckpt_path)
-        epoch += 1
-        if loss_count:
-            final_loss = float(dist.all_reduce_mean(loss_sum / loss_count))
-        if dist.is_main():
-            with open(log_path, "a") as fh:
-                fh.write(json.dumps({"epoch": epoch, "step": step, "loss": final_loss,
-                                     "lr": optimizer.param_groups[0]["lr"]}) + "\n")
-            checkpoint.save({"learner": learner.state_dict(), "optimizer": optimizer.state_dict(),
-                             "scaler": scaler.state_dict(), "epoch": epoch, "step": step, "rng": _rng_state(),
-                             "pretrain_hash": config.pretrain_hash()}, ckpt_path)
-        if stop_after_epochs is not None and epoch >= stop_after_epochs:
-            bar.close()
-            return PretrainOutcome(learner, time.perf_counter() - t0, step, final_loss, resumed_from)
+    epoch = saved_epoch = start_epoch  # saved_epoch: the epochs the checkpoint on disk holds
+    try:
+        while epoch < config.train.epochs and step < total:
+            aug_gen = torch.Generator(device=device)
+            aug_gen.manual_seed(int(epoch_generator(config.seed, epoch, salt=1).initial_seed()) + dist.rank())
+            loss_sum, loss_count, checked_from = torch.zeros((), device=device), 0, step
+            for images, labels in iterate_batches(train_set, batch, True, config.seed, epoch, True, config.data.num_workers):
+                if step >= total:
+                    break
+                set_lr(optimizer, warmup_cosine_lr(step, total, warmup, base_lr, config.train.min_lr))
+                method.on_step(step, total)
+                with autocast:
+                    loss = model(views.train_views(images, aug_gen), labels.to(device))["loss"]
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                loss_sum += loss.detach().float()
+                loss_count += 1
+                if (step + 1 - checked_from) % check_every == 0:
+                    _check_finite(loss_sum, checked_from, step, epoch, ckpt_path)
+                    checked_from = step + 1
+                    bar.set_postfix(loss=f"{float(loss.detach()):.3f}", epoch=epoch)
+                scaler.step(optimizer)
+                scaler.update()
+                learner.after_step(step, total)
+                step += 1
+                bar.update(1)
+            _check_finite(loss_sum, checked_from, step - 1, epoch, ckpt_path)
+            epoch += 1
+            if loss_count:
+                final_loss = float(dist.all_reduce_mean(loss_sum / loss_count))
+            if dist.is_main():
+                with open(log_path, "a") as fh:
+                    fh.write(json.dumps({"epoch": epoch, "step": step, "loss": final_loss,
+                                         "lr": optimizer.param_groups[0]["lr"]}) + "\n")
+                checkpoint.save({"learner": learner.state_dict(), "optimizer": optimizer.state_dict(),
+                                 "scaler": scaler.state_dict(), "epoch": epoch, "step": step, "rng": _rng_state(),
+                                 "pretrain_hash": config.pretrain_hash()}, ckpt_path)
+            saved_epoch = epoch
+            if stop_after_epochs is not None and epoch >= stop_after_epochs:
+                bar.close()
+                return PretrainOutcome(learner, time.perf_counter() - t0, step, final_loss, resumed_from)
+    except KeyboardInterrupt:
+        bar.close()
+        raise PretrainingInterrupted(_interrupted_message(epoch, config.train.epochs, saved_epoch)) from None
     bar.close()
     dist.broadcast_buffers(learner)  # BN statistics are per rank: every rank ends with rank 0's
     if dist.is_main():
         checkpoint.save({"backbone": learner.backbone.state_dict(), "pretrain_hash": config.pretrain_hash(),
                          "method": method.name, "backbone_name": config.model.backbone}, run_dir / BACKBONE)
+        if not config.train.keep_checkpoint:  # backbone.pt is all that evaluation needs
+            ckpt_path.unlink(missing_ok=True)
     return PretrainOutcome(learner, time.perf_counter() - t0, step, final_loss, resumed_from)
+
+
+def _interrupted_message(epoch: int, epochs: int, saved_epoch: int) -> str:
+    """Where a Ctrl-C stopped the pretraining and what the next run starts from."""
+    where = f"pretraining stopped in epoch {min(epoch + 1, epochs)}/{epochs}"
+    if saved_epoch == 0:
+        return f"{where} before its first checkpoint: run the same command again to start it over"
+    return (f"{where}; its checkpoint holds {saved_epoch} finished epoch(s): run the same command again "
+            f"(with or without --resume) to continue from epoch {saved_epoch + 1}")
+
+
+def _load_checkpoint(path: Path) -> dict[str, Any]:
+    try:
+        state = checkpoint.load(path)
+    except Exception as exc:  # unpickling errors come in many types; torch's text advises unsafe loading
+        raise TrainingError(f"cannot read checkpoint {str(path)!r} to continue its pretraining ({type(exc).__name__}): "
+                            f"expected a checkpoint.pt written by sslbench; remove it to start over") from None
+    if not isinstance(state, dict) or "learner" not in state:
+        raise TrainingError(f"checkpoint {str(path)!r} holds no pretraining state: expected a checkpoint.pt "
+                            f"written by sslbench; remove it to start over")
+    return state
+
+
+def _check_checkpoint_identity(state: dict[str, Any], pretrain_hash: str, path: Path) -> None:
+    """Resume only the pretraining a checkpoint belongs to (a copied or edited folder is refused)."""
+    found = state.get("pretrain_hash")
+    if found != pretrain_hash:
+        raise TrainingError(f"checkpoint {str(path)!r} belongs to pretraining {found!r}, not {pretrain_hash!r}: "
+                            f"expected the checkpoint of this config; remove it to start over")
+
+
+def truncate_log(path: Path, epochs: int) -> None:
+    """Keep the ``log.jsonl`` lines of epochs ``<= epochs`` (a resume logs the rest again);
+    a line cut short by a kill is dropped."""
+    if not path.is_file():
+        return
+    kept, changed = [], False
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+            keep = isinstance(entry, dict) and int(entry.get("epoch", 0)) <= epochs
+        except (ValueError, TypeError):
+            keep = False
+        if keep:
+            kept.append(line + "\n")
+        else:
+            changed = True
+    if changed:
+        checkpoint.write_text(path, "".join(kept))
 
 
 def _check_finite(loss_sum: torch.Tensor, first: int, last: int, epoch: int, ckpt_path: Path) -> None:

@@ -16,7 +16,7 @@ from ..errors import SSLBenchError
 from ..store import COLUMNS, connect, read, transaction
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
-NULLABLE = {"git_commit", "pretrain_seconds", "eval_seconds"}
+NULLABLE = {"git_commit", "pretrain_seconds", "eval_seconds", "world_size"}
 REQUIRED = [c for c in COLUMNS if c not in NULLABLE]
 
 
@@ -105,11 +105,14 @@ def _normalise(record: dict[str, Any], where: str) -> tuple:
         out["higher_is_better"] = _bool(record["higher_is_better"])
         for c in ("pretrain_seconds", "eval_seconds"):
             out[c] = None if record.get(c) in (None, "") else float(record[c])
+        size = record.get("world_size")  # absent in exports made before it was recorded
+        out["world_size"] = None if size in (None, "") else int(float(size))
     except (TypeError, ValueError) as exc:
         raise SSLBenchError(f"{where}: invalid number ({exc})") from None
     out["git_commit"] = record.get("git_commit") or None
     for c in COLUMNS:
-        if c not in ("value", "seed", "higher_is_better", "pretrain_seconds", "eval_seconds", "git_commit"):
+        if c not in ("value", "seed", "higher_is_better", "pretrain_seconds", "eval_seconds", "git_commit",
+                     "world_size"):
             out[c] = str(out[c])
     return tuple(out[c] for c in COLUMNS)
 

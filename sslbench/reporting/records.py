@@ -10,7 +10,7 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
-from ..config import stable_hash
+from ..config import identity, stable_hash
 from ..errors import SSLBenchError
 
 #: columns of the store a table can group by directly; anything else is looked up in config_json
@@ -61,7 +61,7 @@ def eval_key(config: Mapping[str, Any], protocol: str) -> str:
     ``config_hash`` covers the protocol list, so ``run -p knn`` and ``run -p knn,linear`` differ;
     this key lets a grid skip a (config, protocol) cell whichever way it was run before.
     """
-    d = json.loads(json.dumps(dict(config), default=str))
+    d = identity(config)  # a method that does not train: its training settings cannot matter
     others = [p for p in d.pop("protocols", []) or [] if p != protocol]
     for name in others:
         d.pop(name, None)
