@@ -57,7 +57,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override one config value, e.g. --set train.lr=0.1 --set moco.temperature=0.2 (repeatable).")
 @click.option("--output-dir", "-o", type=click.Path(), help=f"Where runs and results go (default ./{DEFAULT_OUTPUT}).")
-@click.option("--resume", is_flag=True, help="Continue an interrupted pretraining from its last checkpoint.")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted pretraining from its last checkpoint (implied: a re-run always does).")
 @click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False),
               help="Skip pretraining: evaluate the backbone weights in this file (backbone.pt or a state_dict).")
 @click.option("--dry-run", is_flag=True, help="Print the effective config and exit without training.")
@@ -103,6 +104,9 @@ def run(method: str, protocols: str, dataset: str, backbone: str | None, eval_da
     try:
         outcome = run_experiment(config, _output_dir(output_dir), resume=resume, progress=not no_progress,
                                  checkpoint_path=checkpoint_path)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc, "finished pretrainings, caches and results are kept; run the same command again to "
+                          "continue", echo=main_rank)
     finally:
         cleanup()
     if main_rank:
@@ -139,6 +143,13 @@ def plugins() -> None:
             click.echo(f"{info.name:<36} FAILED ({origin}): {info.error}")
         else:
             click.echo(f"{info.name:<36} {origin:<20} {', '.join(info.hooks)}")
+
+
+def _interrupted(exc: KeyboardInterrupt, fallback: str, echo: bool = True) -> None:
+    """Ctrl-C: one line (where a pretraining stopped, else ``fallback``), exit status 130 (128 + SIGINT)."""
+    if echo:
+        click.echo(f"\ninterrupted: {str(exc) or fallback}", err=True)
+    sys.exit(130)
 
 
 def _csv(value: str | None) -> list[str]:
@@ -244,9 +255,8 @@ def compare(methods: str, protocols: str, datasets: str, seeds: str, sweeps: tup
     try:
         outcome = run_grid(planned, _output_dir(output_dir), shared, config_file, echo=click.echo,
                            progress=not no_progress, regs=regs)
-    except KeyboardInterrupt:
-        click.echo("\ninterrupted: finished cells are stored; run the same command again to continue", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc, "finished cells are stored; run the same command again to continue")
     click.echo(f"{outcome.ran} cell(s) run, {outcome.skipped} already in the store\n")
     grid_rows = latest(with_eval_keys(read(store)))
     grid_rows = grid_rows[grid_rows["eval_key"].isin(outcome.keys)]
@@ -337,6 +347,82 @@ def results_import(file: str, output_dir: str | None) -> None:
 
     added, skipped = import_file(_store_path(output_dir), file)
     click.echo(f"imported {added} result(s), skipped {skipped} already in {_store_path(output_dir)}")
+
+
+from .suites.cli import suite as _suite_group  # noqa: E402 - `sslbench suite ...` (sslbench/suites)
+
+cli.add_command(_suite_group)
+
+
+def _cache_filters(command: Any) -> Any:
+    """The options `cache list` and `cache rm` share: where to look and which entries."""
+    options = [
+        click.option("--output-dir", "-o", type=click.Path(), help=f"Where runs live (default ./{DEFAULT_OUTPUT})."),
+        click.option("--kind", "kinds", help="Only these kinds, comma-separated: pretrain, features, spotting, temp."),
+        click.option("--method", "-m", "methods", help="Only entries of these methods, comma-separated."),
+        click.option("--dataset", "-d", "datasets",
+                     help="Only these datasets, comma-separated (a feature cache's is the dataset it encodes)."),
+        click.option("--older-than", metavar="AGE", help="Only entries not written for AGE, e.g. 36h, 7d, 2w."),
+        click.option("--orphaned", is_flag=True,
+                     help="Only leftovers: feature caches whose pretraining is gone, temp files of killed writes."),
+        click.option("--unfinished", is_flag=True, help="Only pretrainings that stopped before their last epoch."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _cache_select(output_dir: str | None, kinds: str | None, methods: str | None, datasets: str | None,
+                  older_than: str | None, orphaned: bool, unfinished: bool) -> tuple[Path, Any, list[Any]]:
+    from .housekeeping import KINDS, Filters, parse_age, scan, select
+
+    bad = [k for k in _csv(kinds) if k not in KINDS]
+    if bad:
+        raise SSLBenchError(f"invalid --kind {bad[0]!r}: expected one of {', '.join(KINDS)}")
+    filters = Filters(_csv(kinds), _csv(methods), _csv(datasets), parse_age(older_than) if older_than else None,
+                      orphaned, unfinished)
+    root = _output_dir(output_dir)
+    return root, filters, select(scan(root), filters)
+
+
+@cli.group()
+def cache() -> None:
+    """Disk use: list pretrainings and feature caches, delete them by filter."""
+
+
+@cache.command(name="list")
+@_cache_filters
+def cache_list(output_dir: str | None, kinds: str | None, methods: str | None, datasets: str | None,
+               older_than: str | None, orphaned: bool, unfinished: bool) -> None:
+    """List pretrainings, feature caches, spotting outputs and leftovers with size, date and owner."""
+    from .housekeeping import format_table
+
+    root, _, entries = _cache_select(output_dir, kinds, methods, datasets, older_than, orphaned, unfinished)
+    click.echo(format_table(entries, root), nl=False)
+
+
+@cache.command(name="rm")
+@_cache_filters
+@click.option("--all", "all_", is_flag=True, help="Match everything (when no other filter is given).")
+@click.option("--yes", "-y", is_flag=True, help="Really delete; without it, only show what would be deleted.")
+def cache_rm(output_dir: str | None, kinds: str | None, methods: str | None, datasets: str | None,
+             older_than: str | None, orphaned: bool, unfinished: bool, all_: bool, yes: bool) -> None:
+    """Delete the matching entries (dry run unless --yes); a running pretraining is never deleted."""
+    from .housekeeping import format_table, human_size, remove
+
+    root, filters, entries = _cache_select(output_dir, kinds, methods, datasets, older_than, orphaned, unfinished)
+    if not filters.any() and not all_:
+        raise SSLBenchError("cache rm needs a filter (--older-than, --method, --dataset, --kind, --orphaned, "
+                            "--unfinished) or --all")
+    click.echo(format_table(entries, root), nl=False)
+    total = human_size(sum(e.size for e in entries))
+    if not yes:
+        click.echo(f"dry run: would delete {len(entries)} item(s), {total}; add --yes to delete them")
+        return
+    busy = [e for e in entries if e.in_use or not remove(e)]
+    freed = human_size(sum(e.size for e in entries if e not in busy))
+    click.echo(f"deleted {len(entries) - len(busy)} item(s), freed {freed}"
+               + (f"; kept {len(busy)} in use by a running process" if busy else ""))
 
 
 from .suites.cli import suite as _suite_group  # noqa: E402 - `sslbench suite ...` (sslbench/suites)

@@ -132,6 +132,9 @@ class TrainConfig:
     sync_bn: bool = False
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     compile: bool = False
+    #: keep the last epoch's checkpoint.pt (whole learner + optimizer) once backbone.pt is written;
+    #: false drops it (backbone.pt is all evaluation needs); not part of the pretraining's identity
+    keep_checkpoint: bool = True
 
     def __post_init__(self) -> None:
         check(self.epochs >= 0, "train.epochs", self.epochs, "an integer >= 0")
@@ -208,6 +211,7 @@ class RunConfig:
         d["data"].pop("eval_clips", None)  # evaluation views only
         d["data"].pop("eval_crops", None)
         d["train"].pop("device", None)
+        d["train"].pop("keep_checkpoint", None)  # what is kept on disk, not what is trained
         return d
 
     @property

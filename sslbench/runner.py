@@ -245,11 +245,14 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
 
     With ``checkpoint_path`` no pretraining happens: the backbone's weights come from that file
     (sslbench's ``backbone.pt`` or a plain state_dict) and its sha256 identifies the weights.
+    An unfinished pretraining always continues from its last checkpoint (``resume`` is implied and
+    kept for compatibility).
     """
+    from .atomic import remove_stale_temps
     from .engine import checkpoint
     from .engine import distributed as dist
     from .engine.evaluation import EvalContext, load_backbone_checkpoint
-    from .engine.trainer import BACKBONE, build_backbone, pick_device, pretrain, seed_everything
+    from .engine.trainer import BACKBONE, build_backbone, pick_device, seed_everything
     from .protocol import Metric
     from .store import ResultRow, insert
 
@@ -264,6 +267,9 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
         _check_world_size(config, dist.world_size())
     _ensure_writable(output_dir)
     opened = preflight(config, output_dir, regs, checkpoint_path, check_store=sink is None)
+    if dist.is_main():  # leftovers of writes killed mid-way (a write in progress keeps its temp locked)
+        for folder in (output_dir, output_dir / "features"):
+            remove_stale_temps(folder)
     method_cls = regs.methods.get(config.method)
     method = method_cls(config.method_params, config)
     run_dir = pretrain_dir(output_dir, config) if checkpoint_path is None else Path(checkpoint_path).parent
@@ -281,13 +287,11 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
         backbone = build_backbone(regs, config.model.backbone, spec.channels, config.model.backbone_options)
         weights_id = load_backbone_checkpoint(backbone, checkpoint_path)
     elif reused:
-        backbone = build_backbone(regs, config.model.backbone, spec.channels, config.model.backbone_options)
-        backbone.load_state_dict(checkpoint.load(backbone_file)["backbone"])
+        backbone = _load_pretrained(regs, config, spec, backbone_file)
     elif method.trains:
-        outcome = pretrain(config, method, spec, regs, run_dir, resume=resume, progress=progress,
-                           train_set=opened.pretrain)
+        backbone, pretrain_seconds, reused = _pretrain_or_reuse(config, method, spec, regs, run_dir, progress,
+                                                                opened.pretrain)
         opened.pretrain = None  # the evaluation keeps its own reference when it reads the same split
-        backbone, pretrain_seconds = outcome.backbone, outcome.seconds
     else:
         seed_everything(config.seed)
         backbone = build_backbone(regs, config.model.backbone, spec.channels, config.model.backbone_options)
@@ -331,6 +335,38 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
     dist.barrier()
     return RunOutcome(config, metrics, run_dir, store_path, reused, pretrain_seconds, eval_seconds,
                       Path(checkpoint_path) if checkpoint_path is not None else None)
+
+
+def _pretrain_or_reuse(config: RunConfig, method: Any, spec: Any, regs: Registries, run_dir: Path,
+                       progress: bool, train_set: Any = None) -> tuple[Any, float, bool]:
+    """(backbone, seconds, reused): pretrain into ``run_dir`` holding its lock, continuing from its
+    checkpoint; reuse the weights a concurrent run finished while this one waited for the lock.
+    ``train_set``: the pretraining split as the preflight opened it."""
+    import contextlib
+
+    from . import folderlock
+    from .atomic import remove_stale_temps
+    from .engine import distributed as dist
+    from .engine.trainer import BACKBONE, pretrain
+
+    lock = folderlock.hold(run_dir, "pretraining folder") if dist.is_main() else contextlib.nullcontext()
+    with lock:
+        if dist.is_main():
+            remove_stale_temps(run_dir)
+        if (run_dir / BACKBONE).is_file():
+            return _load_pretrained(regs, config, spec, run_dir / BACKBONE), 0.0, True
+        outcome = pretrain(config, method, spec, regs, run_dir, resume=True, progress=progress, train_set=train_set)
+        return outcome.backbone, outcome.seconds, False
+
+
+def _load_pretrained(regs: Registries, config: RunConfig, spec: Any, path: Path) -> Any:
+    """The backbone of a finished pretraining (its ``backbone.pt``)."""
+    from .engine import checkpoint
+    from .engine.trainer import build_backbone
+
+    backbone = build_backbone(regs, config.model.backbone, spec.channels, config.model.backbone_options)
+    backbone.load_state_dict(checkpoint.load(path)["backbone"])
+    return backbone
 
 
 def _check_backbone_options(regs: Registries, config: RunConfig, spec: Any) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -25,7 +24,7 @@ from torch import nn
 
 from ..config import stable_hash
 from ..errors import SSLBenchError
-from ..atomic import public_mode
+from ..atomic import public_mode, temp_beside
 from . import checkpoint
 from . import distributed as dist
 from .data import ViewMaker
@@ -252,8 +251,7 @@ class _StreamedArray:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.shape, self.dtype = tuple(shape), np.dtype(dtype)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        self.tmp = Path(tmp)
+        fd, self.tmp = temp_beside(self.path)  # locked while written: see sslbench.atomic
         self.fh = os.fdopen(fd, "wb")
         self.header = _npy_header(self.shape, self.dtype)
         self.fh.write(self.header)
@@ -273,9 +271,9 @@ class _StreamedArray:
             self.fh.write(_npy_header((self.rows, *self.shape[1:]), self.dtype, len(self.header)))
         self.fh.flush()
         os.fsync(self.fh.fileno())
-        self.fh.close()
         os.chmod(self.tmp, public_mode())
-        os.replace(self.tmp, self.path)
+        os.replace(self.tmp, self.path)  # before the close that releases the temp's lock
+        self.fh.close()
         return np.load(self.path, mmap_mode="r")
 
     def abort(self) -> None:

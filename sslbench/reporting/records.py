@@ -56,7 +56,8 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def eval_key(config: Mapping[str, Any], protocol: str) -> str:
     """Identity of one evaluation: the whole config except which *other* protocols ran alongside
-    (and the settings that cannot change a number: data.num_workers, train.device).
+    (and the settings that cannot change a number: data.num_workers, train.device,
+    train.keep_checkpoint).
 
     ``config_hash`` covers the protocol list, so ``run -p knn`` and ``run -p knn,linear`` differ;
     this key lets a grid skip a (config, protocol) cell whichever way it was run before.
@@ -67,6 +68,7 @@ def eval_key(config: Mapping[str, Any], protocol: str) -> str:
         d.pop(name, None)
     d.get("data", {}).pop("num_workers", None)
     d.get("train", {}).pop("device", None)
+    d.get("train", {}).pop("keep_checkpoint", None)
     d["protocol"] = protocol
     return stable_hash(d)
 
