@@ -6,7 +6,8 @@ paper printed. Layout (every key but ``grid`` optional)::
     source: Table 4.6                  # where the numbers come from
     caption: ...
     notes: [...]                       # where the suite departs from the paper, and why
-    set: {linear.preset: a5.1}         # dotted config keys for every cell (--set syntax)
+    base: presets/sce-imagenet.yaml    # dotted config keys shared by several suites (a file beside it)
+    set: {linear.preset: a5.1}         # dotted config keys for every cell (--set syntax), over base
     seeds: [0]
     protocols: [linear]
     grid:                              # one block, or a list of blocks (their union)
@@ -44,7 +45,7 @@ from ..errors import SSLBenchError
 #: what a table row or column can be made of, besides a swept config key (``sce.lam``)
 LABEL_DIMENSIONS = ("method", "dataset", "eval", "variant", "protocol", "metric", "seed")
 MARKS = ("columns", "rows", "none")
-_TOP = {"name", "source", "caption", "notes", "set", "seeds", "protocols", "grid", "table", "paper"}
+_TOP = {"name", "source", "caption", "notes", "base", "set", "seeds", "protocols", "grid", "table", "paper"}
 _BLOCK = {"methods", "datasets", "seeds", "protocols", "set", "sweeps", "variants", "evaluations"}
 _TABLE = {"rows", "columns", "metrics", "names", "decimals", "marks", "average"}
 
@@ -148,7 +149,7 @@ def parse_suite(data: Any, path: Path) -> Suite:
     top = _mapping(data, where, _TOP)
     seeds = _ints(top.get("seeds", [0]), f"{where}: seeds")
     protocols = _names(top.get("protocols", []), f"{where}: protocols", allow_empty=True)
-    shared = _sets(top.get("set", {}), f"{where}: set")
+    shared = {**_base(top.get("base"), path), **_sets(top.get("set", {}), f"{where}: set")}
     raw_blocks = top.get("grid")
     if raw_blocks is None:
         raise SuiteError(f"{where}: no 'grid': expected a mapping of methods, datasets, ... (or a list of them)")
@@ -180,6 +181,21 @@ def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- validation helpers
+
+
+def _base(value: Any, path: Path) -> dict[str, Any]:
+    """The dotted keys of the ``base`` file(s), relative to the suite file (later files win)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for name in [value] if isinstance(value, str) else value or []:
+        file = path.parent / str(name)
+        try:
+            data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise SuiteError(f"{path}: base {str(name)!r}: cannot read {str(file)!r}: {exc}") from None
+        out.update(_sets(data, f"{file}"))
+    return out
 
 
 def _mapping(value: Any, where: str, allowed: set[str]) -> dict[str, Any]:

@@ -98,15 +98,14 @@ def compare(suite: Suite, planned: Sequence[Any], stored: Any) -> Comparison:
             results = [r for r in by_key.get(p.keys[protocol], []) if t.metrics is None or r[0] in order]
             if not metric_dim and results:
                 results = [min(results, key=lambda r: order.get(r[0], 0))]  # the first listed metric it has
-            metrics = [r[0] for r in results] or ([m for m in t.metrics] if metric_dim and t.metrics else [""])
-            row = _placements(labels, protocol, "", t.rows)
-            if row not in rows:
-                rows.append(row)
-            for metric in metrics:
+            expected = [r[0] for r in results] or (list(t.metrics or []) if metric_dim else [""])
+            for metric in expected:
+                row = _placements(labels, protocol, metric, t.rows)
                 col = " ".join(_placements(labels, protocol, metric, t.columns))
-                if col not in columns:
-                    columns.append(col)
+                rows += [row] if row not in rows else []
+                columns += [col] if col not in columns else []
             for metric, value, hib in results:
+                row = _placements(labels, protocol, metric, t.rows)
                 col = " ".join(_placements(labels, protocol, metric, t.columns))
                 ours.setdefault((row, col), []).append(value)
                 higher[col] = hib
@@ -129,8 +128,10 @@ def compare(suite: Suite, planned: Sequence[Any], stored: Any) -> Comparison:
                 raise SuiteError(f"{suite.path}: paper: column {col!r} of row {list(entry.row)} is not a column of "
                                  f"the grid (columns: {', '.join(columns)})")
             paper[(row, col)] = value
-    if metric_dim:  # a metric listed for the table but produced by another protocol: not a column here
-        columns = [c for c in columns if any(k[1] == c for k in list(ours) + list(paper)) or not ours]
+    if metric_dim and ours:  # a metric listed for the table but produced by another protocol: not shown there
+        used = set(ours) | set(paper)
+        columns = [c for c in columns if any(k[1] == c for k in used)]
+        rows = [r for r in rows if any(k[0] == r for k in used)]
     if t.average:
         columns.append(t.average)
     rows = ordered + [r for r in rows if r not in ordered]
