@@ -192,8 +192,9 @@ def table(output_dir: str | None, dataset: str | None, rows: str, columns: str, 
           baseline: str | None, fmt: str | None, save: str | None, decimals: int, no_caption: bool,
           label: str | None) -> None:
     """Print stored results as a wide table: mean ± std (n) over seeds, best in bold, second best
-    underlined (per column, respecting whether higher or lower is better)."""
-    from .reporting.records import apply_where, protocol_defaults
+    underlined (per column and within each dataset, backbone, protocol, metric or seed in the rows,
+    respecting whether higher or lower is better)."""
+    from .reporting.records import apply_where, protocol_defaults, untrained_methods
     from .reporting.render import format_for_path, render
     from .reporting.tables import build_table
     from .store import read
@@ -201,7 +202,8 @@ def table(output_dir: str | None, dataset: str | None, rows: str, columns: str, 
     filters = [*where, *([f"dataset={dataset}"] if dataset else [])]
     df = apply_where(read(_store_path(output_dir)), filters)
     built = build_table(df, _csv(rows), _csv(columns), decimals=decimals, baseline=baseline,
-                        defaults=protocol_defaults(set(df["protocol"])))
+                        defaults=protocol_defaults(set(df["protocol"])),
+                        untrained=untrained_methods(set(df["method"])))
     for note in built.notes:
         click.echo(f"note: {note}", err=True)
     fmt = fmt or (format_for_path(save) if save else "markdown")
@@ -231,7 +233,7 @@ def compare(methods: str, protocols: str, datasets: str, seeds: str, sweeps: tup
     from .config import parse_set
     from .plugins import registries
     from .reporting.grid import expand, parse_sweeps, plan, run_grid
-    from .reporting.records import latest, protocol_defaults, with_eval_keys
+    from .reporting.records import latest, protocol_defaults, untrained_methods, with_eval_keys
     from .reporting.render import render
     from .reporting.tables import build_table
     from .store import read
@@ -261,7 +263,7 @@ def compare(methods: str, protocols: str, datasets: str, seeds: str, sweeps: tup
     grid_rows = latest(with_eval_keys(read(store)))
     grid_rows = grid_rows[grid_rows["eval_key"].isin(outcome.keys)]
     built = build_table(grid_rows, ["method", *(k for k, _ in sweep_list)],
-                        defaults=protocol_defaults(_csv(protocols)))
+                        defaults=protocol_defaults(_csv(protocols)), untrained=untrained_methods(_csv(methods)))
     click.echo(render(built, fmt), nl=False)
 
 
@@ -271,16 +273,18 @@ def plot() -> None:
 
 
 @plot.command(name="metric")
-@click.option("--x", "x", required=True, help="Config key on the x axis, e.g. moco.temperature or sce.lambda.")
+@click.option("--x", "x", required=True, help="Config key on the x axis, e.g. moco.temperature or sce.lam.")
 @click.option("--protocol", "-p", help="Protocol (needed when several are stored).")
 @click.option("--metric", help="Metric name, e.g. top1@k20 (needed when the protocol has several).")
-@click.option("--by", default="method", show_default=True, help="One line per value of this dimension.")
+@click.option("--by", default="method", show_default=True,
+              help="One line per value of this dimension (and of whatever else differs).")
 @click.option("--where", multiple=True, metavar="KEY=V1,V2", help="Keep matching results (as for `table`).")
 @click.option("--output-dir", "-o", type=click.Path(), help=f"Where results live (default ./{DEFAULT_OUTPUT}).")
 @click.option("--save", required=True, type=click.Path(), help="Image file to write (.png, .svg or .pdf).")
 def plot_metric(x: str, protocol: str | None, metric: str | None, by: str, where: tuple[str, ...],
                 output_dir: str | None, save: str) -> None:
-    """A metric (mean ± std over seeds) against a swept config value, one line per method."""
+    """A metric (mean ± std over seeds) against a swept config value, one line per method and per
+    dataset, backbone or config value that differs (only seeds are averaged)."""
     from .reporting.plots import metric_vs_value, save as save_figure
     from .reporting.records import apply_where
     from .store import read
@@ -292,13 +296,15 @@ def plot_metric(x: str, protocol: str | None, metric: str | None, by: str, where
 @plot.command(name="curve")
 @click.option("--protocol", "-p", help="Protocol (needed when several are stored).")
 @click.option("--name", help="Metric name before the '@' (needed when several are indexed, e.g. top1 or R).")
-@click.option("--by", default="method", show_default=True, help="One line per value of this dimension.")
+@click.option("--by", default="method", show_default=True,
+              help="One line per value of this dimension (and of whatever else differs).")
 @click.option("--where", multiple=True, metavar="KEY=V1,V2", help="Keep matching results (as for `table`).")
 @click.option("--output-dir", "-o", type=click.Path(), help=f"Where results live (default ./{DEFAULT_OUTPUT}).")
 @click.option("--save", required=True, type=click.Path(), help="Image file to write (.png, .svg or .pdf).")
 def plot_curve(protocol: str | None, name: str | None, by: str, where: tuple[str, ...], output_dir: str | None,
                save: str) -> None:
-    """Metrics indexed by a number (R@1/5/10, top1@k20/k200, mAP@<tolerance>s) against that number."""
+    """Metrics indexed by a number (R@1/5/10, top1@k20/k200, mAP@<tolerance>s) against that number,
+    one line per method and per dataset, backbone or config value that differs."""
     from .reporting.plots import metric_curve, save as save_figure
     from .reporting.records import apply_where
     from .store import read

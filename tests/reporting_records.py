@@ -10,7 +10,7 @@ from sslbench.store import ResultRow, insert, read
 
 def config(method: str, dataset: str = "digits", protocol: str = "knn", seed: int = 0,
            method_params: dict[str, Any] | None = None, protocol_params: dict[str, Any] | None = None,
-           **sections: dict[str, Any]) -> dict[str, Any]:
+           **sections: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"method": method, "dataset": dataset, "protocols": [protocol], "seed": seed,
                            "eval_dataset": None,
                            "model": {"backbone": "resnet18", "backbone_options": {}},
@@ -21,7 +21,7 @@ def config(method: str, dataset: str = "digits", protocol: str = "knn", seed: in
         out[method] = method_params
     out[protocol] = protocol_params if protocol_params is not None else {}
     for name, values in sections.items():
-        out[name] = {**out.get(name, {}), **values}
+        out[name] = {**out.get(name, {}), **values} if isinstance(values, dict) else values  # e.g. trains=False
     return out
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from sslbench.errors import SSLBenchError
 from sslbench.reporting.records import apply_where, eval_key
-from sslbench.reporting.tables import BEST, SECOND, build_table, cell, rank_marks
+from sslbench.reporting.tables import BEST, SECOND, build_table, cell, mark_groups, rank_marks
 
 from reporting_records import add, config, frame
 
@@ -155,3 +155,96 @@ def test_unknown_dimension_and_overlap_are_clear_errors(tmp_path):
         build_table(frame(store), rows=["methd"])
     with pytest.raises(SSLBenchError, match="both a row and a column"):
         build_table(frame(store), rows=["method"], columns=["method"])
+
+
+def test_marks_rank_methods_within_each_dataset_when_datasets_are_rows(tmp_path):
+    store = tmp_path / "r.sqlite"
+    for dataset, values in [("digits", {"moco": 90.0, "random": 80.0}),
+                            ("cifar10", {"moco": 60.0, "sce": 55.0, "random": 50.0})]:
+        for method, value in values.items():
+            add(store, method, value, dataset=dataset)
+    table = build_table(frame(store), rows=["dataset", "method"])
+    marks = {idx: table.marks.at[idx, "knn top1"] for idx in table.mean.index}
+    assert marks == {("cifar10", "moco"): BEST, ("cifar10", "random"): "", ("cifar10", "sce"): SECOND,
+                     ("digits", "moco"): BEST, ("digits", "random"): SECOND}
+    assert "Best in bold, second best underlined, per column within each dataset." in table.caption
+
+
+def test_marks_compare_methods_and_swept_values_but_group_identity_dimensions():
+    assert mark_groups(["dataset", "method"]) == ["dataset"]
+    assert mark_groups(["method", "moco.temperature"]) == []  # the sweep is what is compared
+    assert mark_groups(["backbone", "method", "seed"]) == ["backbone", "seed"]
+    assert mark_groups(["dataset", "backbone"]) == ["dataset"]  # backbones compared within each dataset
+    assert mark_groups(["dataset"]) == []
+
+
+def _moco_and_random(store, random_input=16):
+    """MoCo with its digits preset beside the untrained reference row (the defaults' settings)."""
+    add(store, "moco", 80.0, train={"epochs": 80, "batch_size": 128, "lr": 0.12}, data={"input_size": 16})
+    add(store, "random", 20.0, data={"input_size": random_input})
+
+
+def test_caption_says_the_untrained_row_has_no_pretraining_instead_of_varied(tmp_path):
+    store = tmp_path / "r.sqlite"
+    _moco_and_random(store)
+    caption = build_table(frame(store), untrained={"random"}).caption
+    assert "varied" not in caption
+    assert ("Pretraining preset: digits (resnet18, input 16px); moco: 80 epochs, batch 128, lr 0.12, sgd; "
+            "random: no pretraining.") in caption
+
+
+def test_caption_states_differing_training_settings_per_row(tmp_path):
+    store = tmp_path / "r.sqlite"
+    _moco_and_random(store, random_input=32)
+    caption = build_table(frame(store)).caption  # nothing known about the methods: both trained
+    assert "varied" not in caption and "variedpx" not in caption
+    assert ("Pretraining preset: digits (resnet18, sgd); moco: 80 epochs, batch 128, lr 0.12, input 16px; "
+            "random: 200 epochs, batch 256, lr 0.06, input 32px.") in caption
+
+
+def test_caption_groups_rows_sharing_settings(tmp_path):
+    store = tmp_path / "r.sqlite"
+    for method in ("moco", "sce"):
+        add(store, method, 80.0, train={"epochs": 100})
+    add(store, "random", 20.0)
+    caption = build_table(frame(store), untrained={"random"}).caption
+    assert ("Pretraining preset: digits (resnet18, input 32px); moco, sce: 100 epochs, batch 256, lr 0.06, sgd; "
+            "random: no pretraining.") in caption
+
+
+def test_caption_names_row_and_dataset_when_settings_differ_per_dataset(tmp_path):
+    store = tmp_path / "r.sqlite"
+    add(store, "moco", 80.0, dataset="digits", train={"epochs": 80})
+    add(store, "moco", 60.0, dataset="cifar10", train={"epochs": 200})
+    caption = build_table(frame(store)).caption
+    assert "moco cifar10: 200 epochs; moco digits: 80 epochs." in caption
+
+
+def test_caption_states_protocol_settings_per_row_when_they_differ(tmp_path):
+    store = tmp_path / "r.sqlite"
+    add(store, "moco", 80.0, protocol_params={"k": [20, 200], "temperature": 0.07})
+    add(store, "random", 20.0, protocol_params={"k": [20], "temperature": 0.07})
+    caption = build_table(frame(store), defaults={"knn": {"k": [20, 200], "temperature": 0.07}}).caption
+    assert "Protocol: knn (moco: k [20, 200]; random: k [20])." in caption
+    # a swept setting placed in the rows is in the table, not in the caption
+    placed = build_table(frame(store), rows=["method", "knn.k"]).caption
+    assert "Protocol: knn (temperature 0.07)." in placed
+
+
+def test_note_names_the_protocol_setting_that_differs_inside_a_cell(tmp_path):
+    store = tmp_path / "r.sqlite"
+    add(store, "random", 20.0, protocol_params={"k": [20, 200]})
+    add(store, "random", 21.0, protocol_params={"k": [20]})
+    add(store, "moco", 80.0, method_params={"temperature": 0.2})
+    table = build_table(frame(store))
+    assert table.mean["knn top1"].tolist() == [80.0, 21.0]
+    assert len(table.notes) == 1 and "differing in knn.k;" in table.notes[0]
+
+
+def test_a_record_saying_it_did_not_train_needs_no_registry(tmp_path):
+    store = tmp_path / "r.sqlite"
+    add(store, "moco", 80.0)
+    add(store, "imported-baseline", 20.0, trains=False)  # not installed here
+    caption = build_table(frame(store)).caption
+    assert ("Pretraining preset: digits (resnet18, input 32px); imported-baseline: no pretraining; "
+            "moco: 200 epochs, batch 256, lr 0.06, sgd.") in caption

@@ -3,13 +3,13 @@
 import os
 import subprocess
 import sys
-import venv
 
-import pytest
 from click.testing import CliRunner
 
 from sslbench.cli import cli
-from sslbench.scaffold import KINDS
+from sslbench.scaffold import KINDS, new_plugin
+
+from nested_venv import builds_without_isolation, purelib, venv_on_this_environment
 
 
 def test_scaffold_refuses_bad_names_and_overwrites(tmp_path):
@@ -20,16 +20,26 @@ def test_scaffold_refuses_bad_names_and_overwrites(tmp_path):
     assert again.exit_code == 2 and "already exists" in again.output
 
 
+def test_a_venv_made_inside_a_venv_sees_the_outer_venvs_packages_not_the_base_interpreters(tmp_path):
+    outer = venv_on_this_environment(tmp_path / "outer")  # stands for a fresh project venv
+    (purelib(outer) / "only_in_the_outer_venv.py").write_text("VALUE = 1\n")
+    script = ("import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); import subprocess; "
+              "from nested_venv import venv_on_this_environment as make; "
+              "inner = make(Path(sys.argv[2])); "
+              "sys.exit(subprocess.run([inner, '-c', 'import only_in_the_outer_venv']).returncode)")
+    result = subprocess.run([outer, "-c", script, os.path.dirname(__file__), str(tmp_path / "inner")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 def test_generated_plugins_install_in_a_fresh_venv_and_pass_their_tests(tmp_path):
     for kind in KINDS:
-        result = CliRunner().invoke(cli, ["new-plugin", f"my-{kind}", "--kind", kind, "--dir", str(tmp_path)])
-        assert result.exit_code == 0, result.output
-    env_dir = tmp_path / "venv"
-    venv.create(env_dir, system_site_packages=True)  # torch & sslbench come from the base environment
-    python = str(env_dir / "bin" / "python")
+        new_plugin(f"my-{kind}", kind, tmp_path)
+    python = venv_on_this_environment(tmp_path / "venv")  # torch & sslbench come from this environment
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
     pkgs = [str(tmp_path / f"sslbench-my-{kind}") for kind in KINDS]
-    install = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+    isolation = ["--no-build-isolation"] if builds_without_isolation() else []
+    install = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", *isolation,
                               *sum((["-e", p] for p in pkgs), [])], capture_output=True, text=True, env=env,
                              timeout=600)
     assert install.returncode == 0, install.stderr

@@ -73,6 +73,20 @@ def eval_key(config: Mapping[str, Any], protocol: str) -> str:
     return stable_hash(d)
 
 
+#: config keys that cannot change a number: bookkeeping, hardware, memory bounds (``*_chunk``),
+#: ``trains`` (a fact of the method, recorded by newer versions only)
+NEUTRAL_KEYS = ("seed", "protocols", "trains", "data.num_workers", "train.device", "train.keep_checkpoint")
+
+
+def evaluation_settings(config: Mapping[str, Any], protocol: str) -> dict[str, Any]:
+    """The flattened settings that can change ``protocol``'s numbers, seed excluded: what tells two
+    results of one protocol apart besides the seed they are averaged over (a method that does not
+    train: without its training settings, as in :func:`~sslbench.config.identity`)."""
+    others = {p for p in config.get("protocols") or [] if p != protocol}
+    return {k: v for k, v in flatten(identity(config)).items()
+            if k not in NEUTRAL_KEYS and not k.endswith("_chunk") and k.split(".", 1)[0] not in others}
+
+
 def with_eval_keys(df: Any) -> Any:
     """``df`` plus an ``eval_key`` column (see :func:`eval_key`)."""
     df = df.copy()
@@ -185,6 +199,23 @@ def protocol_defaults(names: Iterable[str]) -> dict[str, dict[str, Any]]:
             params = regs.protocols.get(name).Params()
             out[name] = flatten(dataclasses.asdict(params)) if dataclasses.is_dataclass(params) else {}
         except Exception:  # an unknown protocol or Params needing arguments: describe it in full
+            continue
+    return out
+
+
+def untrained_methods(names: Iterable[str]) -> set[str]:
+    """The methods in ``names`` that do not pretrain (``random``): their training settings are
+    never used, so captions say "no pretraining" instead. Unknown (imported) methods count as
+    training."""
+    from ..plugins import registries
+
+    regs = registries()
+    out = set()
+    for name in names:
+        try:
+            if not regs.methods.get(name).trains:
+                out.add(name)
+        except Exception:  # not installed here
             continue
     return out
 

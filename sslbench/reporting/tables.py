@@ -1,28 +1,30 @@
 """Wide comparison tables from tidy records: pure functions on DataFrames, no formatting.
 
 :func:`build_table` groups the latest record of every evaluation into rows x columns, takes
-``mean ± std (n)`` over seeds, marks the best and second best value of each column and, given a
-baseline, the difference of every row to it. :mod:`sslbench.reporting.render` prints the result.
+``mean ± std (n)`` over seeds, marks the best and second best value of each column (within each
+dataset when datasets are rows) and, given a baseline, the difference of every row to it.
+:mod:`sslbench.reporting.render` prints the result; :mod:`sslbench.reporting.captions` says what
+the table compares.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 from ..errors import SSLBenchError
-from .records import DIMENSIONS, add_dimensions, flatten, label, latest, parse_config, sort_key, varying_keys
+from .captions import caption, dimension_label
+from .records import (DIMENSIONS, add_dimensions, evaluation_settings, label, latest, parse_config, sort_key,
+                      varying_keys)
 
 DEFAULT_ROWS = ("method",)
 DEFAULT_COLUMNS = ("protocol", "metric")
 #: dimensions added to the columns when they vary and the user did not place them
 AUTO_DIMENSIONS = ("dataset", "eval_dataset", "backbone")
 BEST, SECOND = "best", "second"
-#: the rule used to pick the evaluated checkpoint (the engine keeps no "best" checkpoint)
-CHECKPOINT_RULE = "last epoch"
-#: protocol settings the caption always states (they name the recipe)
-HEADLINE_SETTINGS = ("preset", "mode")
+#: row dimensions whose values are not compared with each other: marks rank the other rows
+#: within each of their values (methods within each dataset, not across datasets)
+GROUPING_DIMENSIONS = ("dataset", "eval_dataset", "backbone", "protocol", "metric", "seed")
 
 
 @dataclass
@@ -96,14 +98,6 @@ def _auto_dimensions(df: Any, placed: Sequence[str]) -> list[str]:
     return out
 
 
-def _column_label(dims: Sequence[str], values: Sequence[Any]) -> str:
-    parts = []
-    for dim, value in zip(dims, values):
-        text = label(value)
-        parts.append(text if dim in DIMENSIONS and dim != "seed" else f"{dim}={text}")
-    return " ".join(parts)
-
-
 def _check_dims(df: Any, dims: Sequence[str]) -> None:
     for dim in dims:
         if dim in DIMENSIONS:
@@ -119,25 +113,28 @@ def _one_per_seed(df: Any, keys: list[str], notes: list[str]) -> Any:
     conflicts = df.groupby(keys, sort=False)["eval_key"].nunique()
     conflicts = conflicts[conflicts > 1]
     if len(conflicts):
-        clashing = df.set_index(keys).loc[conflicts.index]
-        protocols = set(df["protocol"])
-        differing = varying_keys([parse_config(c) for c in clashing["config_json"]],
-                                 ignore=("protocols", "seed", *(f"{p}." for p in protocols)))
+        differing: set[str] = set()
+        for _, records in df.groupby(keys, sort=False):  # what differs inside one cell, not between cells
+            if records["eval_key"].nunique() > 1:
+                differing.update(varying_keys([evaluation_settings(parse_config(c), p)
+                                               for c, p in zip(records["config_json"], records["protocol"])]))
         notes.append(f"{len(conflicts)} cell(s) hold results of configs differing in "
-                     f"{', '.join(differing) or 'protocol settings'}; the latest is shown. Add the key to the "
+                     f"{', '.join(sorted(differing)) or 'protocol settings'}; the latest is shown. Add the key to the "
                      "rows or columns, or filter with --where.")
     return df.drop_duplicates(keys, keep="last")
 
 
 def build_table(df: Any, rows: Sequence[str] = DEFAULT_ROWS, columns: Sequence[str] = DEFAULT_COLUMNS,
                 decimals: int = 2, baseline: str | None = None,
-                defaults: Mapping[str, Mapping[str, Any]] | None = None) -> Table:
+                defaults: Mapping[str, Mapping[str, Any]] | None = None, untrained: Collection[str] = ()) -> Table:
     """The wide table of the records in ``df`` (a store DataFrame, already filtered).
 
     Each (evaluation, metric) counts once (its latest record); cells aggregate over seeds. When
     one cell and seed hold records of configs differing in an unplaced key, the latest is kept
-    and a note names the differing keys. ``defaults`` (protocol -> default settings) shortens
-    the caption to the settings that differ from them.
+    and a note names the differing keys. Marks rank the rows within each value of the row
+    dimensions in :func:`mark_groups`. ``defaults`` (protocol -> default settings) shortens
+    the caption to the settings that differ from them; ``untrained`` names methods that do not
+    pretrain (the caption says so instead of stating training settings they never used).
     """
     import pandas as pd
 
@@ -166,7 +163,7 @@ def build_table(df: Any, rows: Sequence[str] = DEFAULT_ROWS, columns: Sequence[s
     col_keys = [f"_{d}" for d in columns]
     per_seed = row_keys + col_keys + ([] if "seed" in rows + columns else ["seed"])
     df = _one_per_seed(df, per_seed, notes)
-    df["_column"] = [_column_label(columns, vals) for vals in zip(*(df[d] for d in columns))]
+    df["_column"] = [dimension_label(columns, vals) for vals in zip(*(df[d] for d in columns))]
     col_order = (df.drop_duplicates("_column")
                    .assign(_k=lambda x: [tuple(order[d][lab] for d, lab in zip(columns, vals))
                                          for vals in zip(*(x[k] for k in col_keys))])
@@ -190,12 +187,38 @@ def build_table(df: Any, rows: Sequence[str] = DEFAULT_ROWS, columns: Sequence[s
         t.index.names = rows
     higher = {c: None if direction.get(c) is None or direction.get(c) != direction.get(c) else bool(direction.get(c))
               for c in col_order}
-    marks = pd.DataFrame({c: rank_marks(list(mean[c]), higher[c], decimals) for c in col_order}, index=mean.index)
+    groups = mark_groups(rows)
+    marks = grouped_marks(mean, higher, [rows.index(d) for d in groups], decimals)
     table = Table(rows, col_order, mean, std, n, marks, higher, decimals=decimals, notes=notes, column_dims=columns)
     if baseline:
         table.delta, table.baseline = differences(mean, rows, baseline)
-    table.caption = caption(df, table, defaults)
+    table.caption = caption(df, table, defaults, untrained, groups)
     return table
+
+
+def mark_groups(rows: Sequence[str]) -> list[str]:
+    """Row dimensions the marks are ranked within: ``--rows dataset,method`` ranks methods within
+    each dataset. Methods and config values are compared; datasets, backbones, protocols, metrics
+    and seeds group, unless every row dimension does (then the last one is compared)."""
+    groups = [d for d in rows if d in GROUPING_DIMENSIONS]
+    return groups[:-1] if len(groups) == len(rows) else groups
+
+
+def grouped_marks(mean: Any, higher: Mapping[str, bool | None], positions: Sequence[int], decimals: int = 2) -> Any:
+    """Best / second-best marks of every column of ``mean``, ranked separately within each group
+    of rows sharing the index values at ``positions``."""
+    import pandas as pd
+
+    groups: dict[tuple, list[int]] = {}
+    for i, idx in enumerate(mean.index):
+        groups.setdefault(tuple(idx[p] for p in positions), []).append(i)
+    marks = pd.DataFrame("", index=mean.index, columns=list(mean.columns), dtype=object)
+    for col in mean.columns:
+        values = mean[col].tolist()
+        for members in groups.values():
+            for i, mark in zip(members, rank_marks([values[i] for i in members], higher[col], decimals)):
+                marks.iat[i, marks.columns.get_loc(col)] = mark
+    return marks
 
 
 def differences(mean: Any, rows: Sequence[str], baseline: str) -> tuple[Any, str]:
@@ -220,71 +243,3 @@ def differences(mean: Any, rows: Sequence[str], baseline: str) -> tuple[Any, str
                      else [float("nan")] * len(mean.columns))
     out = pd.DataFrame(diffs, index=mean.index, columns=mean.columns, dtype=float)
     return out, f"{dim}={value}" if dim != "method" else value
-
-
-def _constant(df: Any, key: str) -> Any:
-    values = {json.dumps(v, sort_keys=True, default=str) for v in df[key]} if key in df.columns else set()
-    return json.loads(next(iter(values))) if len(values) == 1 else None
-
-
-def _describe(values: set[str]) -> str:
-    return ", ".join(sorted(values)) if len(values) <= 3 else f"{len(values)} values"
-
-
-def caption(df: Any, table: Table, defaults: Mapping[str, Mapping[str, Any]] | None = None) -> str:
-    """What a reader needs to trust the numbers: protocols with their preset, mode and settings
-    that differ from ``defaults`` (see :func:`~sslbench.reporting.records.protocol_defaults`;
-    without them every constant setting is listed), the pretraining preset, the checkpoint rule,
-    the statistics and the marks."""
-    configs = [parse_config(c) for c in df["config_json"]]
-    flat = [flatten(c) for c in configs]
-    parts = []
-    protocols = sorted(set(df["protocol"]))
-    described = []
-    for p in protocols:
-        known = defaults.get(p) if defaults else None
-        keys = sorted({k for f, proto in zip(flat, df["protocol"]) if proto == p for k in f if k.startswith(p + ".")})
-        settings = []
-        for k in keys:
-            name = k[len(p) + 1:]
-            if name.endswith("_chunk"):
-                continue  # memory bounds, no effect on the numbers
-            vals = {json.dumps(f.get(k), sort_keys=True, default=str)
-                    for f, proto in zip(flat, df["protocol"]) if proto == p}
-            if len(vals) != 1:
-                settings.append(f"{name} varied")
-                continue
-            value = next(iter(vals))
-            if known is not None and name not in HEADLINE_SETTINGS and name in known and \
-                    json.dumps(known[name], sort_keys=True, default=str) == value:
-                continue  # the protocol's default: implied by its name and preset
-            settings.append(f"{name} {value.strip(chr(34))}")
-        if known is None and len(settings) > 6:
-            settings = settings[:6] + ["..."]
-        described.append(f"{p} ({', '.join(settings)})" if settings else p)
-    parts.append("Protocol: " + "; ".join(described) + ".")
-    preset = []
-    for key, text in (("model.backbone", "{}"), ("train.epochs", "{} epochs"), ("train.max_steps", "at most {} steps"),
-                      ("train.batch_size", "batch {}"), ("train.lr", "lr {}"), ("train.optimizer", "{}"),
-                      ("data.input_size", "input {}px")):
-        vals = {json.dumps(f.get(key), default=str).strip('"') for f in flat}
-        if key == "train.max_steps" and vals == {"0"}:
-            continue
-        preset.append(text.format(next(iter(vals)) if len(vals) == 1 else "varied"))
-    datasets = set(df["dataset"])
-    parts.append(f"Pretraining preset: {_describe(datasets)} ({', '.join(preset)}).")
-    parts.append(f"Checkpoint: {CHECKPOINT_RULE}.")
-    seeds = sorted(set(df["seed"]))
-    if "seed" in table.rows or "seed" in table.column_dims:
-        parts.append(f"One result per seed ({', '.join(map(str, seeds))}).")
-    elif len(seeds) > 1:
-        parts.append(f"Cells: mean ± std (n) over seeds {', '.join(map(str, seeds))}; a single seed shows its value.")
-    else:
-        parts.append(f"One seed ({seeds[0]}): no std.")
-    parts.append("Best in bold, second best underlined, per column.")
-    lower = [c for c, h in table.higher_is_better.items() if h is False]
-    if lower:
-        parts.append(f"Lower is better for {', '.join(lower)}.")
-    if table.baseline:
-        parts.append(f"Δ: difference of the mean to {table.baseline}.")
-    return " ".join(parts)
