@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from ..errors import UnknownNameError
@@ -29,7 +30,12 @@ def suite_files() -> dict[str, Path]:
     for folder in suite_dirs():
         for path in sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES and p.is_file()):
             found.setdefault(path.stem, path)
-    return dict(sorted(found.items()))
+    return dict(sorted(found.items(), key=lambda item: _natural(item[0])))
+
+
+def _natural(name: str) -> list:
+    """``table-4.2`` before ``table-4.10``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def find_suite(name: str) -> Suite:
