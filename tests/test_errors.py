@@ -59,8 +59,10 @@ RUN = ["run", "-m", "random", "-p", "knn", "-d", "digits"]
     (["run", "-m", "moco", "-p", "knn", "-d", "kinetics400", "--data-root", "/nonexistent"], "/nonexistent"),
     ([*RUN, "--set", "model.backbone_options={widht: 8}"],
      "unknown option 'widht' for backbone 'convnet-small': expected one of ['width']"),
-    (["run", "-m", "comedian", "-p", "tamap", "-d", "soccernet"],
-     "'comedian' is a command with its own pipeline: run `sslbench comedian --help`"),
+    (["run", "-m", "comedian", "-p", "tamap", "-d", "soccernet"], "dataset 'soccernet' needs a root folder"),
+    (["run", "-m", "comedian", "-p", "tamap", "-d", "digits"], "method 'comedian' works on soccernet data"),
+    (["run", "-m", "comedian", "-p", "tamap", "-d", "soccernet", "--set", "comedian.steps=[1,2,3]"],
+     "step 3 (fine-tuning) is the tamap protocol's"),
     ([*RUN, "--backbone", "resnet3d18"], "backbone 'resnet3d18' takes video input but dataset 'digits' is image"),
 ])
 def test_bad_names_and_values(tmp_path, args, needle):

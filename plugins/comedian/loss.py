@@ -1,4 +1,5 @@
-"""COMEDIAN's losses (thesis chapter 6): pure functions of tensors."""
+"""COMEDIAN's pretraining losses (thesis chapter 6): pure functions of tensors. Step 3's BCE (eq. 6.7)
+is the tamap protocol's: :func:`sslbench.spotting.finetune.spotting_bce_loss`."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ def infonce_loss(online: torch.Tensor, target: torch.Tensor, queue: torch.Tensor
 
 
 def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, queue: torch.Tensor, lam: float = 0.5,
-                      tau: float = 0.1, tau_m: float = 0.07) -> torch.Tensor:
+                      tau: float = 0.1, tau_m: float = 0.07, teacher_ids: torch.Tensor | None = None,
+                      queue_ids: torch.Tensor | None = None) -> torch.Tensor:
     """Step 2, knowledge distillation with the SCE loss (eqs. 6.3-6.6), per temporal token.
 
     For clip b and token i, the candidates are the teacher features of the clip's own tokens
@@ -33,29 +35,35 @@ def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, queue: torch
     - w2_(b,i) = lam onehot(teacher[b, i]) + (1 - lam) s2_(b,i)                    (eq. 6.5)
     - L = mean over the B x T_l tokens of -sum_k w2 log s1                          (eq. 6.6)
 
+    In the thesis the bank holds each feature once. A FIFO queue can hold other copies of a
+    token's own bank entry (same half, same index), and two tokens of a clip can share one at
+    the end of a half: with ``teacher_ids`` (B, T_l) and ``queue_ids`` (M,) naming each entry, every
+    candidate that is the token's own entry but not its target position is left out of both
+    softmaxes, so the loss equals the one over the bank without the copies.
     With one token per clip this is the SCE loss of eq. 4.10 with the ``masked`` target variant.
 
     :param student: (B, T_l, D) l2-normalised projections of the temporal tokens.
     :param teacher: (B, T_l, D) l2-normalised aligned bank features (constants).
     :param queue: (M, D) l2-normalised earlier teacher features (constants).
+    :param teacher_ids: (B, T_l) int64 identity of each aligned bank entry (None: all distinct).
+    :param queue_ids: (M,) int64 identity of each queue entry (negative: never equal to a bank entry).
     """
     teacher, queue = teacher.detach(), queue.detach()
     b, t, _ = student.shape
     own = torch.einsum("bid,bjd->bij", student, teacher)                  # (B, T, T)
     logits = torch.cat([own, torch.einsum("bid,md->bim", student, queue)], 2) / tau
     eye = torch.eye(t, dtype=torch.bool, device=student.device)
-    rel_own = torch.einsum("bid,bjd->bij", teacher, teacher).masked_fill(eye, float("-inf"))
+    target = torch.cat([eye.expand(b, t, t), eye.new_zeros(b, t, len(queue))], 2)
+    rel_own = torch.einsum("bid,bjd->bij", teacher, teacher)
     relations = torch.cat([rel_own, torch.einsum("bid,md->bim", teacher, queue)], 2) / tau_m
-    w2 = (1.0 - lam) * F.softmax(relations, dim=2)
-    w2 = w2 + lam * torch.cat([eye.expand(b, t, t), eye.new_zeros(b, t, len(queue))], 2).to(w2.dtype)
-    return -(w2 * F.log_softmax(logits, dim=2)).sum(2).mean()
-
-
-def spotting_bce_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Step 3, per class per token binary cross-entropy of sigmoid outputs (eq. 6.7):
-    -1/(T_l C) sum_t sum_c [y_tc log yhat_tc + (1 - y_tc) log(1 - yhat_tc)], averaged over clips.
-
-    Eq. 6.7 prints only the positive term; the negative term is that of the BCE the thesis names
-    and the reference code uses. ``targets`` may be soft (mixup).
-    """
-    return F.binary_cross_entropy_with_logits(logits, targets)
+    if teacher_ids is not None:
+        ids = torch.cat([teacher_ids, queue_ids.expand(b, -1)] if queue_ids is not None else
+                        [teacher_ids, teacher_ids.new_full((b, len(queue)), -1)], 1)      # (B, T + M)
+        copies = (ids[:, None, :] == teacher_ids[:, :, None]) & ~target                    # (B, T, T + M)
+        logits = logits.masked_fill(copies, float("-inf"))
+        relations = relations.masked_fill(copies, float("-inf"))
+    relations = relations.masked_fill(target, float("-inf"))
+    s2 = torch.nan_to_num(F.softmax(relations, dim=2), nan=0.0)  # a token without other candidates: no s2
+    w2 = (1.0 - lam) * s2 + lam * target.to(student.dtype)
+    log_s1 = F.log_softmax(logits, dim=2).masked_fill(torch.isinf(logits), 0.0)  # excluded: weight 0
+    return -(w2 * log_s1).sum(2).mean()

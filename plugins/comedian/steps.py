@@ -1,199 +1,52 @@
-"""COMEDIAN's three training steps and its inference over games (thesis 6.3, App. C.1-C.2).
+"""COMEDIAN's pretraining steps (thesis 6.3.2-6.3.3, App. C.1.3-C.1.4) and their chaining.
 
-Each step reads SoccerNet-v2 games (:mod:`sslbench.spotting.soccernet`), trains with AdamW
-(weight decay 0.05, warm-up + cosine learning rate, C.1.2) and writes ``<out>/backbone.pt``: the
-whole video transformer's state (``{"backbone": state_dict, ...}``, sslbench's format), which the
-next step loads.
+Each step trains the whole video transformer in place with AdamW (weight decay 0.05, warm-up +
+cosine learning rate, C.1.2) and is kept in its own folder, named by the hash of everything its
+weights depend on: the previous step's hash (or the initialisation), the step's own settings
+(:data:`STEP_FIELDS`), the backbone and its options, the seed, and a fingerprint of the data it
+reads. A sweep over a step-2 setting therefore reuses step 1, as a finished pretraining is reused.
+Step 3, the fine-tuning, is the ``tamap`` protocol's (:mod:`sslbench.spotting.finetune`).
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import math
+import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sslbench.config import stable_hash
 from sslbench.engine import checkpoint
 from sslbench.engine.heads import mlp
 from sslbench.engine.queue import FeatureQueue
-from sslbench.engine.schedules import ema_momentum, warmup_cosine_lr
-from sslbench.errors import SSLBenchError
-from sslbench.spotting import inference, soccernet
-from sslbench.spotting.models import VideoTransformer, build_video_transformer, random_token_mask
-from sslbench.spotting.tamap import CLASSES, PREDICTIONS_FILE
+from sslbench.engine.schedules import ema_momentum
+from sslbench.errors import ConfigError
+from sslbench.spotting import soccernet
+from sslbench.spotting.models import VideoTransformer, random_token_mask
+from sslbench.spotting.training import (augment_batch, augmentation, batched, clip_starts, frame_size, n_steps,
+                                        read_batches, read_clip, train_loop)
 
-from .loss import distillation_loss, infonce_loss, spotting_bce_loss
+from . import init as initialisation
+from .loss import distillation_loss, infonce_loss
 
-MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 1, 3, 1, 1)
-STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 1, 3, 1, 1)
-
-
-# --------------------------------------------------------------------------- model and weights
-
-
-def build_model(p: Any, num_classes: int = 0) -> VideoTransformer:
-    return build_video_transformer(p.backbone, 3, **{**p.backbone_options, "num_classes": num_classes})
-
-
-def load_weights(model: VideoTransformer, path: str | Path) -> None:
-    """Load a COMEDIAN ``backbone.pt`` (a head may be missing) or, when its keys are those of the
-    spatial encoder alone, an image backbone (e.g. MoCo- or SCE-pretrained) into ``model.spatial``."""
-    obj = torch.load(path, map_location="cpu", weights_only=True)
-    state = obj.get("backbone", obj.get("state_dict", obj)) if isinstance(obj, dict) else obj
-    state = {k.removeprefix("module."): v for k, v in state.items()}
-    own = model.state_dict()
-    if any(k in own for k in state):
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        missing = [k for k in missing if not k.startswith("head.")]
-        if missing or unexpected:
-            raise SSLBenchError(f"{path}: does not match {type(model).__name__}: missing {missing[:3]}, "
-                                f"unexpected {unexpected[:3]}")
-        return
-    missing, unexpected = model.spatial.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise SSLBenchError(f"{path}: matches neither the video transformer nor its spatial encoder "
-                            f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
-
-
-def save_model(model: VideoTransformer, p: Any, path: Path, step: int, extra: dict[str, Any] | None = None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    checkpoint.save({"backbone": model.state_dict(), "method": "comedian", "step": step,
-                     "backbone_name": p.backbone, **(extra or {})}, path)
-
-
-def _device(p: Any) -> torch.device:
-    from sslbench.engine.trainer import pick_device
-
-    return pick_device(p.device)
-
-
-# --------------------------------------------------------------------------- data
-
-
-def _size(model: VideoTransformer) -> tuple[int, int]:
-    size = model.config.img_size
-    return (size, size) if isinstance(size, int) else tuple(size)
-
-
-def read_clip(half: soccernet.Half, start_frame: int, frames: int, size: tuple[int, int]) -> torch.Tensor:
-    """uint8 (frames, 3, H, W) from ``start_frame`` (edges padded by repeating frames)."""
-    return torch.from_numpy(soccernet.read_frames(half, start_frame, frames, size)).permute(0, 3, 1, 2)
-
-
-def normalise(x: torch.Tensor) -> torch.Tensor:
-    """uint8 or [0, 1] float (B, T, 3, H, W) -> ImageNet-normalised float."""
-    if x.dtype == torch.uint8:
-        x = x.float() / 255
-    return (x - MEAN.to(x.device)) / STD.to(x.device)
-
-
-def augmentation(kind: str, size: tuple[int, int]) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Per-clip augmentation of a float (T, 3, H, W) clip in [0, 1], one draw for all its frames.
-
-    ``spatial`` (step 1, the contrastive image recipe), ``pretrain`` (step 2, strong-gamma without
-    cropping), ``finetune`` (step 3: jitter p 0.8 of 0.4 without hue, blur p 0.5, flip; C.1.5)."""
-    from torchvision.transforms import v2
-
-    kernel = 23 if min(size) >= 224 else max(2 * round(min(size) * 11 / 224) + 1, 3)  # 23 px at 224
-    blur = v2.RandomApply([v2.GaussianBlur(kernel, (0.1, 2.0))], p=0.5)
-    if kind == "spatial":
-        ops = [v2.RandomResizedCrop(size, scale=(0.2, 1.0), antialias=True), v2.RandomHorizontalFlip(),
-               v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.2, 0.1)], p=0.8), v2.RandomGrayscale(0.2), blur]
-    elif kind == "pretrain":
-        ops = [v2.RandomHorizontalFlip(), v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.2, 0.1)], p=0.8),
-               v2.RandomGrayscale(0.2), blur, v2.RandomSolarize(0.5, p=0.2)]
-    elif kind == "finetune":
-        ops = [v2.RandomApply([v2.ColorJitter(0.4, 0.4, 0.4, 0.0)], p=0.8), blur, v2.RandomHorizontalFlip()]
-    else:
-        raise ValueError(kind)
-    return v2.Compose(ops)
-
-
-def augment_batch(x: torch.Tensor, aug: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """uint8 (B, T, 3, H, W) -> augmented, normalised float, one draw per clip."""
-    x = x.float() / 255
-    return normalise(torch.stack([aug(clip) for clip in x]))
-
-
-def clip_starts(half: soccernet.Half, n_clips: int, frames: int, rng: np.random.Generator,
-                include_edges: bool = False) -> list[int]:
-    """``n_clips`` random first frames in a half (``include_edges``: the first and last clip of the
-    half are always taken, C.1.5)."""
-    last = max(half.n_frames - frames, 0)
-    starts = rng.integers(0, last + 1, n_clips).tolist()
-    if include_edges and n_clips >= 2:
-        starts[0], starts[1] = 0, last
-    return starts
-
-
-# --------------------------------------------------------------------------- training loop
-
-
-def _train(parameters: list[nn.Parameter], batches: Callable[[int], Iterator[Any]], loss_fn: Callable[[Any], torch.Tensor],
-           epochs: int, steps_per_epoch: int, lr: float, warmup_epochs: float, min_lr_ratio: float, log: Path,
-           after_step: Callable[[int, int], None] | None = None) -> float:
-    """AdamW (weight decay 0.05) with linear warm-up then cosine decay, ``epochs`` x ``steps_per_epoch``."""
-    optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=0.05)
-    total, warmup = epochs * steps_per_epoch, int(round(warmup_epochs * steps_per_epoch))
-    step, loss_value = 0, float("nan")
-    log.parent.mkdir(parents=True, exist_ok=True)
-    for epoch in range(epochs):
-        losses = []
-        for batch in batches(epoch):
-            for group in optimizer.param_groups:
-                group["lr"] = warmup_cosine_lr(step, total, warmup, lr, lr * min_lr_ratio)
-            loss = loss_fn(batch)
-            if not torch.isfinite(loss):
-                raise SSLBenchError(f"non-finite loss {float(loss)} at step {step}: lower the learning rate")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if after_step is not None:
-                after_step(step, total)
-            losses.append(float(loss.detach()))
-            step += 1
-        loss_value = float(np.mean(losses)) if losses else loss_value
-        with open(log, "a") as fh:
-            fh.write(json.dumps({"epoch": epoch + 1, "step": step, "loss": loss_value}) + "\n")
-    return loss_value
-
-
-def _batched(items: list[Any], batch_size: int, rng: np.random.Generator, drop_last: bool = True) -> Iterator[list[Any]]:
-    order = rng.permutation(len(items))
-    stop = len(items) - (len(items) % batch_size if drop_last else 0)
-    for i in range(0, stop, batch_size):
-        chunk = [items[j] for j in order[i:i + batch_size]]
-        if chunk:
-            yield chunk
-
-
-class _ChunkReader(torch.utils.data.Dataset):
-    def __init__(self, chunks: list[Any], read: Callable[[Any], Any]) -> None:
-        self.chunks, self.read = chunks, read
-
-    def __len__(self) -> int:
-        return len(self.chunks)
-
-    def __getitem__(self, i: int) -> Any:
-        return self.read(self.chunks[i])
-
-
-def _read_batches(chunks: list[Any], read: Callable[[Any], Any], workers: int) -> Iterator[Any]:
-    """``read(chunk)`` of each chunk in order, in ``workers`` processes (0: here)."""
-    if workers <= 0:
-        return map(read, chunks)
-    return iter(torch.utils.data.DataLoader(_ChunkReader(chunks, read), batch_size=None, num_workers=workers))
-
-
-def _steps(n: int, batch_size: int, drop_last: bool = True) -> int:
-    return n // batch_size if drop_last else math.ceil(n / batch_size)
+#: The ``comedian.*`` settings each step's weights depend on (with the backbone, seed and data).
+STEP_FIELDS: dict[int, tuple[str, ...]] = {
+    1: ("warmup_epochs", "proj_hidden", "proj_out", "step1_epochs", "step1_batch_size", "step1_lr", "step1_queue",
+        "step1_tau", "step1_ema"),
+    2: ("warmup_epochs", "proj_hidden", "features", "step2_epochs", "step2_batch_size", "step2_clips_per_half",
+        "step2_lr", "step2_queue", "lam", "tau", "tau_m", "alpha1"),
+}
+#: Settings that shape the chain rather than one step: the steps run, the start, the splits read.
+CHAIN_FIELDS = ("steps", "init", "splits")
+#: Bumped when what a step folder holds changes.
+FORMAT = 1
 
 
 # --------------------------------------------------------------------------- step 1: spatial MoCo
@@ -234,201 +87,202 @@ class SpatialMoCo(nn.Module):
             t.mul_(m).add_(o.detach(), alpha=1 - m)
 
 
-def step1(games: list[soccernet.Game], p: Any, out: Path, init: str | Path | None = None) -> VideoTransformer:
-    """Spatial MoCo on every 1-s window (T_s frames) of the training games."""
-    model = build_model(p)
-    if init:
-        load_weights(model, init)
-    size, ts = _size(model), model.config.frames_per_token
-    windows = [(half, k) for g in games for half in g.halves for k in range(0, half.n_frames - ts + 1, ts)]
-    if len(windows) < p.step1_batch_size:
-        raise SSLBenchError(f"step 1 has {len(windows)} windows, fewer than comedian.step1_batch_size")
-    device = _device(p)
+def _windows(games: list[soccernet.Game], frames_per_token: int) -> list[tuple[soccernet.Half, int]]:
+    return [(half, k) for g in games for half in g.halves for k in range(0, half.n_frames - frames_per_token + 1,
+                                                                          frames_per_token)]
+
+
+def step1(model: VideoTransformer, games: list[soccernet.Game], p: Any, out: Path, device: Any,
+          workers: int = 0, seed: int = 0) -> None:
+    """Spatial MoCo on every 1-s window (T_s frames) of the games, training ``model.spatial``."""
+    size, ts = frame_size(model), model.config.frames_per_token
+    windows = _windows(games, ts)
     learner = SpatialMoCo(model.spatial, p).to(device).train()
     aug = augmentation("spatial", size)
-    rng = np.random.default_rng(p.seed)
+    rng = np.random.default_rng(seed)
 
     def batches(epoch: int):
         def read(chunk):
             return torch.stack([read_clip(h, k, ts, size) for h, k in chunk])  # (B, T_s, 3, H, W)
 
-        for clips in _read_batches(list(_batched(windows, p.step1_batch_size, rng)), read, p.num_workers):
+        for clips in read_batches(list(batched(windows, p.step1_batch_size, rng)), read, workers):
             yield [augment_batch(clips.to(device), aug).flatten(1, 2) for _ in range(2)]
 
-    def loss_fn(views):
-        return learner.loss(*views)
-
     params = [q for q in learner.parameters() if q.requires_grad]
-    _train(params, batches, loss_fn, p.step1_epochs, _steps(len(windows), p.step1_batch_size),
-           p.step1_lr * p.step1_batch_size / 256, p.warmup_epochs, 1e-2, out / "log.jsonl", learner.update_target)
-    save_model(model.cpu(), p, out / "backbone.pt", 1)
-    return model
+    train_loop(params, batches, lambda views: learner.loss(*views), p.step1_epochs,
+               n_steps(len(windows), p.step1_batch_size), p.step1_lr * p.step1_batch_size / 256, p.warmup_epochs,
+               1e-2, out / "log.jsonl", learner.update_target)
 
 
 # --------------------------------------------------------------------------- step 2: distillation
 
 
-def step2(games: list[soccernet.Game], p: Any, out: Path, init: str | Path | None = None) -> VideoTransformer:
-    """SCE distillation of each temporal token to its aligned bank feature, masking alpha_1.
+class BankQueue(nn.Module):
+    """FIFO of teacher features and the identity of each (half, bank index), oldest out; starts as
+    random unit vectors with identity -1, as MoCo's queue does."""
 
-    The queue of teacher features starts as random unit vectors (as MoCo's queue does) and
-    fills with the aligned bank features of each batch, oldest out; no momentum encoder."""
-    model = build_model(p)
-    if init:
-        load_weights(model, init)
-    size, frames, tokens = _size(model), model.frames, model.tokens
+    def __init__(self, size: int, dim: int) -> None:
+        super().__init__()
+        self.register_buffer("features", F.normalize(torch.randn(size, dim), dim=1))
+        self.register_buffer("ids", torch.full((size,), -1, dtype=torch.long))
+        self.ptr = 0
+
+    @torch.no_grad()
+    def enqueue(self, features: torch.Tensor, ids: torch.Tensor) -> None:
+        size, n = len(self.ids), len(ids)
+        if size == 0:
+            return
+        if n >= size:
+            self.features.copy_(features[-size:])
+            self.ids.copy_(ids[-size:])
+            self.ptr = 0
+            return
+        idx = (self.ptr + torch.arange(n, device=ids.device)) % size
+        self.features.index_copy_(0, idx, features.to(self.features.dtype))
+        self.ids.index_copy_(0, idx, ids)
+        self.ptr = (self.ptr + n) % size
+
+
+def bank_path(half: soccernet.Half, features: str) -> Path:
+    """``<game>/<half>_<features>.npy``: the aligned feature bank of a half."""
+    return half.frames_dir.parent / f"{half.half}_{features}.npy"
+
+
+def step2(model: VideoTransformer, games: list[soccernet.Game], p: Any, out: Path, device: Any,
+          workers: int = 0, seed: int = 0) -> None:
+    """SCE distillation of each temporal token to its aligned bank feature, masking alpha_1 (no
+    momentum encoder; the queue holds earlier teacher features, each with its identity, so a
+    token's own entry is never one of its negatives or relations: eq. 6.4)."""
+    size, frames, tokens = frame_size(model), model.frames, model.tokens
     halves = [h for g in games for h in g.halves]
-    banks = {}
-    for h in halves:
-        path = h.frames_dir.parent / f"{h.half}_{p.features}.npy"
-        if not path.is_file():
-            raise SSLBenchError(f"{path}: bank features not found (comedian.features={p.features!r}; run "
-                                f"`sslbench soccernet-pca` first for the PCA-reduced bank)")
-        banks[h] = torch.from_numpy(np.load(path).astype(np.float32))
+    banks = {h: torch.from_numpy(np.load(bank_path(h, p.features)).astype(np.float32)) for h in halves}
+    half_id = {h: i << 32 for i, h in enumerate(halves)}
     dim = next(iter(banks.values())).shape[1]
-    device = _device(p)
     projector = mlp(model.num_features, p.proj_hidden, dim, 3, "hidden").to(device)
-    queue = FeatureQueue(p.step2_queue, dim).to(device)
-    model.to(device)
+    queue = BankQueue(p.step2_queue, dim).to(device)
+    model.to(device).train()
+    projector.train()
     aug = augmentation("pretrain", size)
-    rng = np.random.default_rng(p.seed + 1)
-    gen = torch.Generator().manual_seed(p.seed + 1)
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
     n_items = len(halves) * p.step2_clips_per_half
-    model.train(), projector.train()
 
     def batches(epoch: int):
         items = [(h, s) for h in halves for s in clip_starts(h, p.step2_clips_per_half, frames, rng)]
+
         def read(chunk):
             clips = torch.stack([read_clip(h, s, frames, size) for h, s in chunk])
-            teacher = torch.stack([banks[h][torch.from_numpy(soccernet.aligned_feature_indices(
-                s, tokens, len(banks[h]), model.config.frames_per_token))] for h, s in chunk])
-            return clips, teacher
+            index = [torch.from_numpy(soccernet.aligned_feature_indices(s, tokens, len(banks[h]),
+                                                                        model.config.frames_per_token)) for h, s in chunk]
+            teacher = torch.stack([banks[h][i] for (h, _), i in zip(chunk, index)])
+            ids = torch.stack([i + half_id[h] for (h, _), i in zip(chunk, index)])
+            return clips, teacher, ids
 
-        for clips, teacher in _read_batches(list(_batched(items, p.step2_batch_size, rng)), read, p.num_workers):
-            yield augment_batch(clips.to(device), aug), F.normalize(teacher.to(device), dim=2)
+        for clips, teacher, ids in read_batches(list(batched(items, p.step2_batch_size, rng)), read, workers):
+            yield augment_batch(clips.to(device), aug), F.normalize(teacher.to(device), dim=2), ids.to(device)
 
     def loss_fn(batch):
-        x, teacher = batch
+        x, teacher, ids = batch
         mask = random_token_mask(len(x), tokens, p.alpha1, gen)
         mask = None if mask is None else mask.to(device)
         z = F.normalize(projector(model(x, mask).flatten(0, 1)), dim=1).view(len(x), tokens, dim)
-        loss = distillation_loss(z, teacher, queue.features.clone(), p.lam, p.tau, p.tau_m)
-        queue.enqueue(teacher.flatten(0, 1))
+        loss = distillation_loss(z, teacher, queue.features.clone(), p.lam, p.tau, p.tau_m, ids, queue.ids.clone())
+        queue.enqueue(teacher.flatten(0, 1), ids.flatten())
         return loss
 
     params = list(model.parameters()) + list(projector.parameters())
-    _train(params, batches, loss_fn, p.step2_epochs, _steps(n_items, p.step2_batch_size),
-           p.step2_lr * p.step2_batch_size / 256 * frames / 64, p.warmup_epochs, 1e-2, out / "log.jsonl")
-    save_model(model.cpu(), p, out / "backbone.pt", 2)
-    return model
+    train_loop(params, batches, loss_fn, p.step2_epochs, n_steps(n_items, p.step2_batch_size),
+               p.step2_lr * p.step2_batch_size / 256 * frames / 64, p.warmup_epochs, 1e-2, out / "log.jsonl")
 
 
-# --------------------------------------------------------------------------- step 3: fine-tuning
+STEPS = {1: step1, 2: step2}
 
 
-def step3(games: list[soccernet.Game], p: Any, out: Path, init: str | Path | None = None) -> VideoTransformer:
-    """Per-token sigmoid/BCE spotting, mixup Beta(0.1, 0.1), masking alpha_2; classifier alone
-    first, then the whole model with the learning rate reset (C.1.5)."""
-    model = build_model(p, num_classes=len(CLASSES))
-    if init:
-        load_weights(model, init)
-    size, frames, tokens = _size(model), model.frames, model.tokens
-    halves = [(g, h) for g in games for h in g.halves]
-    actions = {id(h): soccernet.annotations_of_half(g.labels(), h.half) for g, h in halves}
-    aug = augmentation("finetune", size)
-    rng = np.random.default_rng(p.seed + 2)
-    gen = torch.Generator().manual_seed(p.seed + 2)
-    alpha = torch.tensor(float(p.mixup_alpha))
-    beta = torch.distributions.Beta(alpha, alpha) if p.mixup_alpha > 0 else None
-    n_items = len(halves) * p.step3_clips_per_half
-    device = _device(p)
-    model.to(device).train()
-
-    def batches(epoch: int):
-        items = [(h, s) for _, h in halves for s in clip_starts(h, p.step3_clips_per_half, frames, rng, True)]
-        def read(chunk):
-            clips = torch.stack([read_clip(h, s, frames, size) for h, s in chunk])
-            targets = torch.stack([torch.from_numpy(soccernet.token_targets(
-                *actions[id(h)], s, tokens, model.config.frames_per_token, p.radius)) for h, s in chunk])
-            return clips, targets
-
-        for clips, targets in _read_batches(list(_batched(items, p.step3_batch_size, rng)), read, p.num_workers):
-            yield augment_batch(clips.to(device), aug), targets.to(device)
-
-    def loss_fn(batch):
-        x, y = batch
-        if beta is not None:
-            lam = float(beta.sample())
-            perm = torch.randperm(len(x), generator=gen).to(device)
-            x, y = lam * x + (1 - lam) * x[perm], lam * y + (1 - lam) * y[perm]
-        mask = random_token_mask(len(x), tokens, p.alpha2, gen)
-        mask = None if mask is None else mask.to(device)
-        return spotting_bce_loss(model.classify(x, mask), y)
-
-    lr = p.step3_lr * p.step3_batch_size / 256 * frames / 64
-    steps = _steps(n_items, p.step3_batch_size)
-    body = [q for name, q in model.named_parameters() if not name.startswith("head.")]
-    for q in body:  # the classifier alone first: no gradient through the backbone
-        q.requires_grad_(False)
-    _train(list(model.head.parameters()), batches, loss_fn, p.step3_classifier_epochs, steps, lr, 0, 1e-2,
-           out / "log.jsonl")
-    for q in body:
-        q.requires_grad_(True)
-    _train(list(model.parameters()), batches, loss_fn, p.step3_epochs, steps, lr, 0, 1e-2, out / "log.jsonl")
-    save_model(model.cpu(), p, out / "backbone.pt", 3, {"num_classes": len(CLASSES)})
-    return model
+# --------------------------------------------------------------------------- chaining
 
 
-STEPS = {1: step1, 2: step2, 3: step3}
+def check_sizes(p: Any, games: list[soccernet.Game], model: VideoTransformer) -> None:
+    """Each step has at least one batch per epoch (checked before step 1)."""
+    if 1 in p.steps:
+        windows = len(_windows(games, model.config.frames_per_token))
+        if windows < p.step1_batch_size:
+            raise ConfigError(f"invalid value {p.step1_batch_size} for comedian.step1_batch_size: larger than the "
+                              f"{windows} 1-s windows of comedian.splits {p.splits}")
+    halves = sum(len(g.halves) for g in games)
+    if 2 in p.steps and halves * p.step2_clips_per_half < p.step2_batch_size:
+        raise ConfigError(f"invalid value {p.step2_batch_size} for comedian.step2_batch_size: larger than the "
+                          f"{halves * p.step2_clips_per_half} clips of an epoch ({halves} halves x "
+                          f"comedian.step2_clips_per_half {p.step2_clips_per_half})")
 
 
-# --------------------------------------------------------------------------- inference
+def step_identity(p: Any, step: int, previous: str, config: Any, games: list[soccernet.Game]) -> dict[str, Any]:
+    """Everything step ``step``'s weights depend on (its folder is named by the hash of it)."""
+    return {"step": step, "previous": previous, "settings": {k: getattr(p, k) for k in STEP_FIELDS[step]},
+            "splits": list(p.splits), "backbone": config.model.backbone,
+            "backbone_options": config.model.backbone_options, "seed": config.seed, "world_size": 1,
+            "data": soccernet.fingerprint(games, p.features if step == 2 else None), "format": FORMAT}
 
 
-@torch.no_grad()
-def predict_half(model: VideoTransformer, half: soccernet.Half, ignore_seconds: float, batch_size: int = 8,
-                 device: Any = "cpu") -> tuple[np.ndarray, np.ndarray]:
-    """(token times in seconds, merged sigmoid scores (T, C)) of one half (sliding windows, max merge)."""
-    model.eval()
-    size, ts, window = _size(model), model.config.frames_per_token, model.tokens
-    n_tokens = max(math.ceil(half.n_frames / ts), 1)
+def _slug(text: str) -> str:
+    import re
 
-    def predict(starts: list[int]) -> np.ndarray:
-        clips = torch.stack([read_clip(half, s * ts, window * ts, size) for s in starts]).to(device)
-        return torch.sigmoid(model.classify(normalise(clips))).float().cpu().numpy()
-
-    token_seconds = ts / soccernet.FPS
-    scores = inference.sliding_window_scores(predict, n_tokens, window, int(round(ignore_seconds / token_seconds)),
-                                             batch_size)
-    return inference.token_times(n_tokens, ts, soccernet.FPS), scores
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
 
 
-def predict_games(model: VideoTransformer, games: list[soccernet.Game], out_dir: Path, nms: str = "hard",
-                  nms_window: float | None = None, decay: str = "gaussian", ignore_seconds: float = 6.0,
-                  min_score: float = 0.0, batch_size: int = 8, device: Any = "cpu") -> dict[str, dict[str, Any]]:
-    """Raw scores (``<out>/raw/<game>/raw_predictions.npz``) and ``results_spotting.json``
-    (``<out>/predictions/<game>/``) of every game; returns the predictions by game."""
-    results = {}
-    for game in games:
-        halves = {h.half: predict_half(model, h, ignore_seconds, batch_size, device) for h in game.halves}
-        inference.save_raw(out_dir / "raw" / game.name / inference.RAW_FILE, halves)
-        kept = {h: (t, inference.apply_nms(t, s, nms, nms_window, decay)) for h, (t, s) in halves.items()}
-        obj = inference.spotting_json(game.name, kept, min_score)
-        inference.write_spotting_json(out_dir / "predictions" / game.name / PREDICTIONS_FILE, obj)
-        results[game.name] = obj
-    return results
+def run_pipeline(p: Any, config: Any, spec: Any, registries: Any, run_dir: Path, progress: bool = True) -> nn.Module:
+    """Check the data, build the model, apply ``comedian.init``, run or reuse each step of
+    ``comedian.steps`` in its hashed folder, write ``run_dir/backbone.pt``; returns the model."""
+    from sslbench import folderlock
+    from sslbench.engine import distributed as dist
+    from sslbench.engine.trainer import build_backbone, pick_device, seed_everything
+    from sslbench.spotting.checks import check_soccernet
 
-
-def run_steps(root: str | Path, p: Any, out: str | Path, steps: list[int], init: str | Path | None = None,
-              echo: Callable[[str], None] = print) -> Path:
-    """Run ``steps`` in order, each from the previous one's ``backbone.pt``; returns the last checkpoint."""
-    torch.manual_seed(p.seed)
-    games = soccernet.load_games(root, p.train_split, features=None)
-    out = Path(out)
-    previous = Path(init) if init else None
-    for number in steps:
+    if dist.world_size() > 1:
+        raise ConfigError("method 'comedian' trains in one process: run it without torchrun")
+    root = config.data.root
+    needs_bank = 2 in p.steps
+    check_soccernet(root, frames=list(p.splits), features=p.features if needs_bank else None,
+                    feature_splits=list(p.splits) if needs_bank else [])
+    games = [g for split in p.splits for g in soccernet.load_games(root, split, features=None)]
+    device = pick_device(config.train.device)
+    seed_everything(config.seed)
+    model = build_backbone(registries, config.model.backbone, spec.channels, config.model.backbone_options)
+    check_sizes(p, games, model)
+    previous = stable_hash({"init": initialisation.identity(p.init, model.config.spatial),
+                            "backbone": config.model.backbone, "backbone_options": config.model.backbone_options,
+                            "seed": config.seed})
+    initialisation.apply(model, p.init)
+    folders = {}
+    for number in p.steps:
+        identity = step_identity(p, number, previous, config, games)
+        previous = stable_hash(identity)
+        folder = run_dir.parent / f"comedian-step{number}-{_slug(config.model.backbone)}-{previous}"
+        folder.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        STEPS[number](games, p, out / f"step{number}", previous)
-        previous = out / f"step{number}" / "backbone.pt"
-        echo(f"comedian step {number}: {time.perf_counter() - t0:.0f}s -> {previous}")
-    return previous
+        with folderlock.hold(folder, f"COMEDIAN step {number} folder"):
+            done = (folder / "backbone.pt").is_file()
+            if done:
+                model.load_state_dict(checkpoint.load(folder / "backbone.pt")["backbone"])
+            else:
+                (folder / "log.jsonl").unlink(missing_ok=True)  # an interrupted step starts again
+                seed_everything(config.seed + number)  # the step's draws never depend on earlier steps
+                STEPS[number](model, games, p, folder, device, config.data.num_workers, config.seed + number)
+                model.cpu()
+                checkpoint.write_text(folder / "step.json", json.dumps(identity, indent=1, default=str))
+                _save(model, config, spec, folder / "backbone.pt", number, previous)
+        folders[number] = str(folder)
+        if progress:
+            print(f"comedian step {number}: {'reused' if done else f'{time.perf_counter() - t0:.0f}s'} -> {folder}",
+                  file=sys.stderr)
+    model.cpu()
+    _save(model, config, spec, run_dir / "backbone.pt", p.steps[-1] if p.steps else 0, config.pretrain_hash(),
+          {"steps": folders})
+    return model
+
+
+def _save(model: nn.Module, config: Any, spec: Any, path: Path, step: int, key: str,
+          extra: dict[str, Any] | None = None) -> None:
+    """A self-describing ``backbone.pt`` (:func:`sslbench.engine.checkpoint.backbone_record`)."""
+    checkpoint.save({"backbone": model.state_dict(), "method": "comedian", "step": step, "pretrain_hash": key,
+                     **checkpoint.backbone_record(config.model.backbone, config.model.backbone_options, spec.channels),
+                     **(extra or {})}, path)

@@ -1,9 +1,11 @@
-"""Built-in action spotting: the ``sslbench tamap`` command (t-AmAP of SoccerNet-v2 predictions)
-and COMEDIAN's video transformers ``vivit-tiny``, ``vivit-small``, ``viswin-tiny`` as backbones.
+"""Built-in action spotting: the ``tamap`` protocol and command (t-AmAP of SoccerNet-v2), the
+``soccernet`` dataset (its own modality: whole games of frames, labels and feature
+banks) and COMEDIAN's video transformers ``vivit-tiny``, ``vivit-small``, ``viswin-tiny``.
 
-The video transformers map clips ``(B, T_g, C, H, W)`` to one token per 1-s window
-``(B, T_l, D)``, not pooled image features: they are meant for the COMEDIAN method and the
-``tamap`` protocol (see :mod:`sslbench.spotting.models`)."""
+The video transformers map windows of frames ``(B, T_g, C, H, W)`` to one token per 1-s window
+``(B, T_l, D)``, not pooled image features: they take ``soccernet`` data, and every method that
+runs on it (COMEDIAN, ``random``) is compared by the ``tamap`` protocol
+(:mod:`sslbench.spotting.protocol`)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ def register_commands(cli):
     @click.argument("predictions_dir", type=click.Path(file_okay=False))
     @click.option("--metric", type=click.Choice(["tight", "loose"]), default="tight", show_default=True,
                   help="Tolerances: tight = 1..5 s (t-AmAP), loose = 5..60 s.")
-    @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+    @click.option("--json", "as_json", is_flag=True,
+                  help="Print one JSON object instead of a table (with each class's AP at each tolerance).")
     def tamap(labels_dir: str, predictions_dir: str, metric: str, as_json: bool) -> None:
         """Average-mAP of action spotting, equal to the official SoccerNet evaluator.
 
@@ -89,6 +92,7 @@ def _video_transformer(name):
         return build_video_transformer(name, in_chans, **options)
 
     build.__doc__ = f"COMEDIAN's {name} (Table C.1): spatial timm encoder per 1-s window + 4 temporal ViT blocks"
+    build.modality = "soccernet"
     return build
 
 
@@ -99,10 +103,9 @@ def register_backbones(register):
 
 
 def _soccernet(root, split, image_size):
-    from sslbench.errors import DatasetError
+    from sslbench.spotting.soccernet import SoccerNetSplit
 
-    raise DatasetError("soccernet holds whole games, not images: it is read by the tamap protocol and "
-                       "`sslbench comedian` (see sslbench.spotting.soccernet for its layout)")
+    return SoccerNetSplit(root, split)
 
 
 @hookimpl
@@ -110,5 +113,15 @@ def register_datasets(register):
     from sslbench.data import DatasetSpec
 
     register(DatasetSpec(name="soccernet", load=_soccernet, num_classes=17, splits=("train", "valid", "test", "challenge"),
+                         modality="soccernet", defaults={"model": {"backbone": "vivit-tiny"}},
+                         layout="<split>/<league>/<season>/<game>/ with Labels-v2.json, frames 1/000001.jpg... "
+                                "and 2/..., features <half>_<name>.npy",
                          description="SoccerNet-v2 action spotting (2 fps frames, Labels-v2.json, 1 fps features); "
                                      "for --protocol tamap"))
+
+
+@hookimpl
+def register_protocols(register):
+    from sslbench.spotting.protocol import TAmAP
+
+    register(TAmAP)

@@ -123,6 +123,43 @@ def load_games(root: str | Path, split: str, features: str | None = DEFAULT_FEAT
     return games
 
 
+class SoccerNetSplit:
+    """The games of one split, as the ``soccernet`` dataset's ``load`` returns them: item ``i`` is
+    the :class:`Game` ``i`` (whole halves, not images: read by the tamap protocol and COMEDIAN)."""
+
+    def __init__(self, root: str | Path, split: str) -> None:
+        self.root, self.split = Path(root), split
+        self.games = load_games(root, split, features=None)
+
+    def __len__(self) -> int:
+        return len(self.games)
+
+    def __getitem__(self, index: int) -> Game:
+        return self.games[index]
+
+
+def _stat(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def fingerprint(games: Sequence[Game], features: str | None = None, labels: bool = False) -> list[Any]:
+    """A cheap identity of what ``games`` hold, for cache keys: per half the frame count and the
+    size and mtime of its folder, first and last frame (and of ``<half>_<features>.npy``), and of
+    ``Labels-v2.json`` when ``labels``. Any file added, removed or rewritten changes it."""
+    out: list[Any] = []
+    for game in games:
+        entry: list[Any] = [game.name]
+        for h in game.halves:
+            entry.append([h.half, h.n_frames, _stat(h.frames_dir), _stat(h.frame_path(0)), _stat(h.frame_path(h.n_frames - 1))])
+            if features:
+                entry.append(_stat(game.folder / f"{h.half}_{features}.npy"))
+        if labels:
+            entry.append(_stat(game.folder / LABELS_FILE))
+        out.append(entry)
+    return out
+
+
 def read_frames(half: Half, start: int, count: int, size: int | Sequence[int] | None = None) -> np.ndarray:
     """uint8 frames ``start .. start + count - 1`` of a half, (count, H, W, 3); out-of-range frames
     repeat the first/last frame. ``size`` (side or (H, W)) resizes."""
