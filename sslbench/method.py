@@ -68,6 +68,12 @@ class Method:
     def on_step(self, step: int, total_steps: int) -> None:
         """Called before each training step: update scheduled hyper-parameters here."""
 
+    def pretrain(self, run_dir: Path, spec: Any, registries: Any, progress: bool = True) -> "nn.Module | None":
+        """A method with a pipeline of its own (COMEDIAN's steps) trains here: it writes
+        ``run_dir/backbone.pt`` and returns the backbone. None (the default): the engine's loop
+        trains the learner of :meth:`build`."""
+        return None
+
     def build(self, backbone: "nn.Module", num_classes: int) -> "nn.Module":
         """Return the learner: a module with ``backbone``, ``training_step`` and ``after_step``.
 
