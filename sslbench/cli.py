@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import sys
 from pathlib import Path
@@ -27,7 +28,8 @@ class SSLBenchGroup(click.Group):
         except SSLBenchError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(f"Error: {exc}", err=True)
+            one_line = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+            click.echo(f"Error: {one_line}", err=True)
             ctx.exit(2)
 
 
@@ -60,8 +62,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted pretraining from its last checkpoint (implied: a re-run always does).")
 @click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False),
-              help="Skip pretraining: evaluate the backbone weights in this file (an sslbench backbone.pt names "
-                   "its backbone and options; a plain state_dict needs --backbone).")
+              help="Skip pretraining: evaluate the backbone weights in this file (backbone.pt or a state_dict).")
 @click.option("--dry-run", is_flag=True, help="Print the effective config and exit without training.")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 def run(method: str, protocols: str, dataset: str, backbone: str | None, eval_dataset: str | None,
@@ -89,13 +90,7 @@ def run(method: str, protocols: str, dataset: str, backbone: str | None, eval_da
         overrides["eval_dataset"] = eval_dataset
     names = [p.strip() for p in protocols.split(",") if p.strip()]
     try:
-        config = resolve_config(method, dataset, names, config_file, parse_set(sets), overrides,
-                                recorded_model=recorded)
-    recorded = None
-    if checkpoint_path:  # a self-describing backbone.pt names its backbone and options
-        from .engine.checkpoint import recorded_backbone
-
-        recorded = recorded_backbone(checkpoint_path)
+        config = resolve_config(method, dataset, names, config_file, parse_set(sets), overrides)
     except UnknownNameError as exc:
         if method in cli.commands and method != "run" and str(exc).startswith(f"unknown method {method!r}"):
             raise UnknownNameError(f"{exc}; {method!r} is a command with its own pipeline: run "
@@ -136,12 +131,17 @@ def list_(kind: str | None, pattern: str | None) -> None:
             entry = registry.entry(name)
             desc = getattr(entry.obj, "description", "") or (entry.obj.__doc__ or "").strip().split("\n")[0]
             click.echo(f"  {name:<16} {desc}  [{entry.plugin}]")
+        for name, owners in registry.conflicts().items():  # usable once one plugin is chosen
+            if not pattern or fnmatch.fnmatchcase(name, pattern):
+                click.echo(f"  {name:<16} CONFLICT: registered by {', '.join(map(repr, dict.fromkeys(owners)))} "
+                           f"(see `sslbench plugins`)")
 
 
 @cli.command()
 def plugins() -> None:
-    """Show loaded plugins (distribution, version, hooks) and plugins that failed to load."""
-    from .plugins import plugin_infos, registries
+    """Show loaded plugins (distribution, version, hooks), plugins that failed to load, and names
+    two plugins registered (only commands using such a name fail)."""
+    from .plugins import conflicts, plugin_infos, registries
 
     registries()
     for info in plugin_infos():
@@ -150,6 +150,8 @@ def plugins() -> None:
             click.echo(f"{info.name:<36} FAILED ({origin}): {info.error}")
         else:
             click.echo(f"{info.name:<36} {origin:<20} {', '.join(info.hooks)}")
+    for line in conflicts():
+        click.echo(f"CONFLICT: {line}")
 
 
 def _interrupted(exc: KeyboardInterrupt, fallback: str, echo: bool = True) -> None:
@@ -444,17 +446,20 @@ cli.add_command(_suite_group)
 
 
 def _add_plugin_commands() -> None:
+    """Each plugin's commands; one that fails is named once on stderr and the others still load."""
     from .plugins import get_plugin_manager
 
-    get_plugin_manager().hook.register_commands(cli=cli)
+    for impl in reversed(get_plugin_manager().hook.register_commands.get_hookimpls()):  # registration order
+        try:
+            impl.function(**({"cli": cli} if "cli" in impl.argnames else {}))  # pluggy lets impls take fewer
+        except Exception as exc:  # a broken plugin's command must not break the CLI
+            click.echo(f"warning: plugin {impl.plugin_name!r} failed to add its commands: "
+                       f"{type(exc).__name__}: {exc}", err=True)
 
 
 def main() -> None:
     """Entry point of the ``sslbench`` script."""
-    try:
-        _add_plugin_commands()
-    except Exception as exc:  # a broken plugin's command must not break the CLI
-        click.echo(f"warning: a plugin failed to add commands: {exc}", err=True)
+    _add_plugin_commands()
     cli(prog_name="sslbench")
 
 

@@ -265,6 +265,19 @@ def launch_world_size() -> int:
                           f"integer (set by torchrun)") from None
 
 
+#: the config's single values (not sections): ``--set seed=1`` sets one, ``seed.x=1`` is an error
+TOP_LEVEL_KEYS = ("method", "dataset", "protocols", "seed", "eval_dataset")
+
+
+def top_level_section_error(name: str, key: str) -> ConfigError:
+    """``method.lambda=1.5`` would be dropped without a word: ``method`` holds a name, not settings."""
+    if name == "method":
+        hint = "a method's settings go under its own name, e.g. sce.lam=0.3 (see --dry-run)"
+    else:
+        hint = f"set it as {name}=VALUE"
+    return ConfigError(f"invalid config key {key!r}: {name!r} is a single value, not a section; {hint}")
+
+
 def stable_hash(obj: Any) -> str:
     """sha256 of the canonical JSON of ``obj`` (first 16 hex digits)."""
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
@@ -290,6 +303,8 @@ def parse_set(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
             value = raw
         node = out
         parts = key.split(".")
+        if len(parts) > 1 and parts[0] in TOP_LEVEL_KEYS:
+            raise top_level_section_error(parts[0], key)
         for part in parts[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Callable
 
@@ -54,11 +53,19 @@ def load_digits(root: str | None, split: str, image_size: int = 8) -> TensorImag
 
 
 def _unpickle(path: Path) -> dict:
+    """A CIFAR batch (a Python 2 pickle) read by :mod:`sslbench.safe_pickle`: it cannot run code."""
+    from . import safe_pickle
+
     try:
-        with open(path, "rb") as fh:
-            return pickle.load(fh, encoding="latin1")
-    except (OSError, pickle.UnpicklingError, EOFError) as exc:
-        raise DatasetError(f"cannot read CIFAR batch {str(path)!r}: {exc}") from None
+        entry = safe_pickle.load(path, encoding="latin1")
+    except Exception as exc:  # a damaged or hostile file fails in many ways; none may escape as a traceback
+        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise DatasetError(f"cannot read CIFAR batch {str(path)!r}: {detail}: expected torchvision's CIFAR "
+                           f"python files") from None
+    if not isinstance(entry, dict):
+        raise DatasetError(f"cannot read CIFAR batch {str(path)!r}: it holds a {type(entry).__name__}, expected "
+                           f"a dict as in torchvision's CIFAR python files")
+    return entry
 
 
 def load_cifar(root: str | None, split: str, variant: int) -> TensorImageDataset:

@@ -28,3 +28,20 @@ class DatasetError(SSLBenchError):
 
 class TrainingError(SSLBenchError):
     """Training cannot go on (for example a non-finite loss)."""
+
+
+class StoreError(SSLBenchError):
+    """The results store cannot be read or written (corrupt file, disk full, lock timeout)."""
+
+
+class PluginError(SSLBenchError):
+    """A plugin broke its contract (a non-scalar loss, a NaN metric, an exception in its code).
+
+    The message names the plugin that registered the object, so the user knows whom to blame:
+    ``plugin 'X' (method 'simclr'): loss must be a scalar, got (256,)``.
+    """
+
+    def __init__(self, plugin: str, kind: str, name: str, message: str, distribution: str | None = None) -> None:
+        origin = f" from {distribution}" if distribution and distribution != plugin else ""
+        super().__init__(f"plugin {plugin!r}{origin} ({kind} {name!r}): {message}")
+        self.plugin, self.kind, self.name, self.distribution = plugin, kind, name, distribution

@@ -13,6 +13,7 @@ from typing import Any, Callable
 import pluggy
 
 from . import hookspecs
+from .errors import DuplicateNameError, PluginError, SSLBenchError
 from .registry import Registry
 
 ENTRY_POINT_GROUP = "sslbench"
@@ -180,25 +181,86 @@ def _collect(hook_name: str, registry: Registry[Any], adapt: Callable[..., tuple
         def register(*args: Any, _plugin: str = plugin, **kwargs: Any) -> None:
             name, obj = adapt(*args, **kwargs)
             _trace(f"{hook_name}: plugin {_plugin!r} registers {name!r}")
-            registry.register(name, obj, plugin=_plugin)
+            try:
+                registry.register(name, obj, plugin=_plugin)
+            except DuplicateNameError:  # only commands that ask for this name fail (Registry.contest)
+                _trace(f"{hook_name}: {registry.kind} {name!r} of plugin {_plugin!r} is contested")
+                registry.contest(name, _plugin)
 
         _trace(f"calling {hook_name} of plugin {plugin!r}")
         try:
             impl.function(register=register)
         except Exception as exc:
-            if isinstance(exc, (hookspecs_errors())):
-                raise
             info = _infos.get(plugin)
             if info is not None:
                 info.error = f"{hook_name} failed: {type(exc).__name__}: {exc}"
             _trace(f"{hook_name} of {plugin!r} failed:\n{traceback.format_exc()}")
 
 
-def hookspecs_errors() -> tuple[type[BaseException], ...]:
-    """Errors from registration itself (duplicates) that must reach the user."""
-    from .errors import DuplicateNameError
+def _one_line(text: str, limit: int = 200) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
-    return (DuplicateNameError,)
+
+def _failed_plugins_hint(name: str) -> str:
+    """Why a name may be unknown: the plugins that failed to load (the one named ``name`` first)."""
+    failed = [i for i in _infos.values() if i.error]
+    if not failed:
+        return ""
+    named = [i for i in failed if name in (i.name, i.distribution)]
+    if named:
+        info = named[0]
+        return (f": plugin {info.name!r}{_origin(info)} failed to load ({_one_line(info.error or '')}); "
+                f"see `sslbench plugins`")
+    listed = ", ".join(f"{i.name!r} ({_one_line(i.error or '', 120)})" for i in failed)
+    return f" (plugins that failed to load and may provide it: {listed}; see `sslbench plugins`)"
+
+
+def _origin(info: PluginInfo) -> str:
+    return f" from {info.distribution} {info.version or ''}".rstrip() if info.distribution else ""
+
+
+def _choose_hint(owners: list[str]) -> str:
+    """How to settle a conflict: per registrant, an SSLBENCH_LOAD_PLUGINS allow-list keeping only it."""
+    external = [i.name for i in _infos.values() if i.distribution is not None and not i.error]
+    owners = list(dict.fromkeys(owners))
+    choices = []
+    for keep in owners:
+        drop = [p for p in owners if p != keep]
+        if all(p in external for p in drop):  # built-in and in-process plugins cannot be left out
+            choices.append(f"for {keep!r} SSLBENCH_LOAD_PLUGINS={','.join(n for n in external if n not in drop)}")
+    if not choices:
+        return ": rename the name in one of them"
+    return f": choose one by loading only the plugins you want, {'; '.join(choices)} (or uninstall one)"
+
+
+def conflicts() -> list[str]:
+    """One line per name that two plugins registered: who registered it and how to choose."""
+    lines = []
+    for registry in _all(registries()):
+        for name in registry.conflicts():
+            try:
+                registry.entry(name)
+            except DuplicateNameError as exc:
+                lines.append(str(exc))
+    return lines
+
+
+def _all(regs: Registries) -> tuple[Registry[Any], ...]:
+    return (regs.methods, regs.backbones, regs.datasets, regs.protocols)
+
+
+def plugin_error(kind: str, name: str, message: str) -> PluginError:
+    """A :class:`PluginError` naming the plugin (and its distribution) that registered ``kind`` ``name``."""
+    try:
+        origin = provenance(getattr(registries(), _REGISTRY_OF[kind]), name)
+    except SSLBenchError:  # an object used without being registered (tests, embedding code)
+        return PluginError("<unregistered>", kind, name, message)
+    dist = f"{origin['distribution']} {origin['version'] or ''}".strip() if origin["distribution"] else None
+    return PluginError(str(origin["plugin"]), kind, name, message, dist)
+
+
+_REGISTRY_OF = {"method": "methods", "backbone": "backbones", "dataset": "datasets", "protocol": "protocols"}
 
 
 def _by_name_attr(obj: Any) -> tuple[str, Any]:
@@ -226,5 +288,8 @@ def registries() -> Registries:
         _collect("register_backbones", regs.backbones, _by_name_and_builder)
         _collect("register_datasets", regs.datasets, _by_name_attr)
         _collect("register_protocols", regs.protocols, _by_name_attr)
+        for registry in _all(regs):
+            registry.unknown_hint = _failed_plugins_hint
+            registry.conflict_hint = _choose_hint
         _registries = regs
     return _registries

@@ -13,20 +13,18 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
-from .config import SECTIONS, ConfigError, RunConfig, build_dataclass, launch_world_size, load_yaml, merge
+from .config import (SECTIONS, TOP_LEVEL_KEYS as TOP_LEVEL, ConfigError, RunConfig, build_dataclass, launch_world_size,
+                     load_yaml, merge, top_level_section_error)
 from .plugins import Registries, registries
 
-TOP_LEVEL = ("method", "dataset", "protocols", "seed", "eval_dataset")
 #: keys of a dumped config that are facts of the run, not settings: accepted in --config, then ignored
 FACTS = ("trains", "world_size")
 
 
 def resolve_config(method: str, dataset: str, protocols: list[str], config_file: str | None = None,
                    sets: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None,
-                   regs: Registries | None = None, recorded_model: Mapping[str, Any] | None = None) -> RunConfig:
-    """Layer dataset defaults < method presets < the backbone a ``--checkpoint`` records
-    (``recorded_model``: ``backbone`` and ``backbone_options``, replacing the presets') < --config
-    file < --set < CLI flags, then validate.
+                   regs: Registries | None = None) -> RunConfig:
+    """Layer dataset defaults < method presets < --config file < --set < CLI flags, then validate.
 
     Every name is resolved through the registries and every value checked here, before any work.
     """
@@ -37,14 +35,14 @@ def resolve_config(method: str, dataset: str, protocols: list[str], config_file:
     layered: dict[str, Any] = {}
     for layer in (spec.defaults, method_cls.presets.get("*", {}), method_cls.presets.get(dataset, {})):
         layered = merge(layered, layer)
-    if recorded_model:
-        layered = {**layered, "model": {**layered.get("model", {}), **recorded_model}}
     user: dict[str, Any] = {}
     if config_file:
         user = merge(user, load_yaml(config_file))
     user = merge(user, sets or {})
     user = merge(user, overrides or {})
     for key in user:
+        if key in TOP_LEVEL and isinstance(user[key], Mapping):  # e.g. a --config file's method: {lambda: 1.5}
+            raise top_level_section_error(key, f"{key}.{next(iter(user[key]), '')}")
         if key in SECTIONS or key in TOP_LEVEL or key in FACTS or key == method or key in regs.protocols:
             continue
         import difflib
@@ -147,7 +145,6 @@ class RunOutcome:
     checkpoint: Path | None = None
 
 
-    outputs: dict[str, Path] = field(default_factory=dict)  # folders protocols wrote (e.g. tamap's predictions)
 def _git_commit() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
@@ -259,6 +256,7 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
     from .engine.evaluation import EvalContext, load_backbone_checkpoint
     from .engine.trainer import BACKBONE, build_backbone, pick_device, seed_everything
     from .protocol import Metric
+    from .contracts import checked_metrics, plugin_code
     from .store import ResultRow, insert
 
     regs = regs or registries()
@@ -302,8 +300,7 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
         backbone = build_backbone(regs, config.model.backbone, spec.channels, config.model.backbone_options)
         if dist.is_main():
             checkpoint.save({"backbone": backbone.state_dict(), "pretrain_hash": config.pretrain_hash(),
-                             "method": config.method, **checkpoint.backbone_record(
-                                 config.model.backbone, config.model.backbone_options, spec.channels)}, backbone_file)
+                             "method": config.method, "backbone_name": config.model.backbone}, backbone_file)
     backbone = backbone.to(device)
     store_path = output_dir / "results.sqlite"
     if not dist.is_main():  # under torchrun, rank 0 evaluates and writes; the others wait for it
@@ -322,7 +319,8 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
     for name in config.protocols:
         protocol = regs.protocols.get(name)(config.protocol_params[name])
         t = time.perf_counter()
-        result = protocol.evaluate(ctx)
+        with plugin_code("protocol", name):
+            result = checked_metrics(protocol.evaluate(ctx), name)
         seconds = time.perf_counter() - t
         metrics[name] = result
         for m in result:
@@ -337,7 +335,7 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
     if sink is not None:  # e.g. a suite cell's rows file (sslbench.suites.results)
         sink(rows)
     else:
-        insert(store_path, rows)
+        insert(store_path, rows, spill_dir=run_dir)  # a store that cannot be written: rows kept in run_dir
     dist.barrier()
     return RunOutcome(config, metrics, run_dir, store_path, reused, pretrain_seconds, eval_seconds,
                       Path(checkpoint_path) if checkpoint_path is not None else None, dict(ctx.outputs))
@@ -366,10 +364,6 @@ def _pretrain_or_reuse(config: RunConfig, method: Any, spec: Any, regs: Registri
 
 
 def _load_pretrained(regs: Registries, config: RunConfig, spec: Any, path: Path) -> Any:
-        t0 = time.perf_counter()
-        own = method.pretrain(run_dir, spec, regs, progress)  # a pipeline of its own (COMEDIAN)
-        if own is not None:
-            return own, time.perf_counter() - t0, False
     """The backbone of a finished pretraining (its ``backbone.pt``)."""
     from .engine import checkpoint
     from .engine.trainer import build_backbone
@@ -429,13 +423,7 @@ def summary_line(outcome: RunOutcome) -> str:
     c = outcome.config
     parts = []
     for protocol, metrics in outcome.metrics.items():
-#: metrics of one protocol shown in the summary line (the rest are in the store)
-SUMMARY_METRICS = 12
-
-
-        shown = ", ".join(f"{m.name} {m.value:.2f}" for m in metrics[:SUMMARY_METRICS])
-        more = f" (+{len(metrics) - SUMMARY_METRICS} more in the store)" if len(metrics) > SUMMARY_METRICS else ""
-        parts.append(f"{protocol} {shown}{more}")
+        parts.append(f"{protocol} " + ", ".join(f"{m.name} {m.value:.2f}" for m in metrics))
     pre = "reused pretraining" if outcome.reused else f"pretrain {outcome.pretrain_seconds:.0f}s"
     if outcome.checkpoint is not None:
         pre = f"weights from {outcome.checkpoint}"

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from .atomic import atomic_write
+from .errors import StoreError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -118,8 +121,12 @@ def connect(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
-def insert(path: str | Path, rows: Iterable[ResultRow]) -> str:
-    """Insert ``rows`` in one transaction under a new run id; returns the run id."""
+def insert(path: str | Path, rows: Iterable[ResultRow], spill_dir: str | Path | None = None) -> str:
+    """Insert ``rows`` in one transaction under a new run id; returns the run id.
+
+    When the store cannot be written, a :class:`StoreError` says why; with ``spill_dir`` the rows
+    are first saved there as JSON lines and the error says how to import them (never lost).
+    """
     run_id = uuid.uuid4().hex[:12]
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     records = [(run_id, now, r.method, r.dataset, r.eval_dataset, r.backbone, r.protocol, r.metric, float(r.value),
@@ -127,14 +134,80 @@ def insert(path: str | Path, rows: Iterable[ResultRow]) -> str:
                 r.git_commit, json.dumps(r.versions, sort_keys=True), r.hardware, r.pretrain_seconds, r.eval_seconds,
                 int(r.world_size))
                for r in rows]
-    conn = connect(path)
     try:
-        with transaction(conn):
-            conn.executemany(f"INSERT INTO results ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                             records)
-    finally:
-        conn.close()
+        conn = connect(path)
+        try:
+            with transaction(conn):
+                conn.executemany(f"INSERT INTO results ({', '.join(COLUMNS)}) VALUES "
+                                 f"({', '.join('?' * len(COLUMNS))})", records)
+        finally:
+            conn.close()
+    except (sqlite3.Error, OSError) as exc:  # corrupt file, disk full, lock timeout, unwritable folder
+        problem = describe_failure(path, exc, "write")
+        if spill_dir is not None:
+            problem = _spill_or_show(problem, path, records, spill_dir, run_id)
+        raise StoreError(problem) from exc
     return run_id
+
+
+def describe_failure(path: str | Path, exc: BaseException, action: str) -> str:
+    """One line: which store, what failed, and what to do about a damaged file."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    line = f"cannot {action} the results store {str(path)!r}: {text}"
+    if isinstance(exc, sqlite3.DatabaseError) and ("not a database" in text or "malformed" in text):
+        line += " (the file is damaged: move it aside, a new store is created, or restore it from a backup)"
+    return line
+
+
+def spill(records: list[tuple], folder: str | Path, run_id: str) -> Path:
+    """Write ``records`` (tuples in ``COLUMNS`` order) to ``folder``/results-<run id>.jsonl, in the
+    format of ``sslbench results export`` (what ``sslbench results import`` reads)."""
+    target = Path(folder) / f"results-{run_id}.jsonl"
+    text = "".join(json.dumps(dict(zip(COLUMNS, record))) + "\n" for record in records)
+    atomic_write(target, lambda fh: fh.write(text), mode="w")
+    return target
+
+
+def _spill_or_show(problem: str, path: str | Path, records: list[tuple], spill_dir: str | Path, run_id: str) -> str:
+    """Keep the rows a store could not take: in ``spill_dir``, else the temp folder, else in the message."""
+    import shlex
+    import tempfile
+
+    failures = []
+    for folder in (Path(spill_dir), Path(tempfile.gettempdir())):
+        try:
+            saved = spill(records, folder, run_id)
+        except OSError as exc:
+            failures.append(f"{folder}: {exc.strerror or exc}")
+            continue
+        return (f"{problem}; the run's {len(records)} result(s) are saved in {str(saved)!r}: add them with "
+                f"`sslbench results import {shlex.quote(str(saved))} -o {shlex.quote(str(Path(path).parent))}`")
+    shown = ", ".join(f"{r[COLUMNS.index('protocol')]}/{r[COLUMNS.index('metric')]}={r[COLUMNS.index('value')]}"
+                      for r in records)
+    return f"{problem}; saving the results elsewhere failed too ({'; '.join(failures)}); they were: {shown}"
+
+
+def check_store(path: str | Path) -> None:
+    """Fail before any training when an existing store cannot take a run's results (damaged,
+    unreadable, locked for good): the run would otherwise only find out at its very end.
+
+    A missing store is fine (the first insert creates it) and is not created here.
+    """
+    path = Path(path)
+    if not path.exists():
+        return
+    try:
+        conn = connect(path)  # the schema and the write lock, as at the end of a run
+        try:
+            verdict = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
+        finally:
+            conn.close()
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(describe_failure(path, exc, "open")) from exc
+    if verdict != ["ok"]:
+        found = " ".join(" ".join(verdict).replace("*** in database main ***", "").split())[:200]
+        raise StoreError(f"results store {str(path)!r} is damaged (PRAGMA quick_check: {found}): move it "
+                         f"aside, a new store is created, or restore it from a backup")
 
 
 def read(path: str | Path) -> "Any":
@@ -144,11 +217,14 @@ def read(path: str | Path) -> "Any":
     path = Path(path)
     if not path.is_file():
         return pd.DataFrame(columns=["id", *COLUMNS])
-    conn = connect(path)
     try:
-        return pd.read_sql_query("SELECT * FROM results ORDER BY id", conn)
-    finally:
-        conn.close()
+        conn = connect(path)
+        try:
+            return pd.read_sql_query("SELECT * FROM results ORDER BY id", conn)
+        finally:
+            conn.close()
+    except (sqlite3.Error, pd.errors.DatabaseError, OSError) as exc:  # pandas wraps query errors
+        raise StoreError(describe_failure(path, exc, "read")) from exc
 
 
 def check(path: str | Path) -> None:

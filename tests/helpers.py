@@ -24,3 +24,10 @@ def run_cli(*args: str, pythonpath: str | None = None, env: dict | None = None):
 
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+def one_error_line(stderr: str) -> str:
+    """The single ``Error: ...`` line a user error prints (asserting there is nothing else)."""
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), stderr[-3000:]
+    return lines[0]

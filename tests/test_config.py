@@ -68,3 +68,33 @@ def test_choosing_another_backbone_drops_the_presets_backbone_options():
     same = resolve_config("moco", "cifar10", ["knn"], sets={"data": {"root": "/x"}},
                           overrides={"model": {"backbone": "resnet18"}})
     assert same.model.backbone_options == {"small_stem": True}  # naming the preset's backbone keeps them
+
+
+@pytest.mark.parametrize("item,hint", [
+    ("method.lambda=1.5", "a method's settings go under its own name, e.g. sce.lam=0.3"),
+    ("seed.value=3", "set it as seed=VALUE"),
+])
+def test_a_top_level_value_used_as_a_section_is_rejected_not_ignored(item, hint):
+    key = item.split("=")[0]
+    with pytest.raises(ConfigError, match=f"invalid config key '{key}': '{key.split('.')[0]}' is a single value, "
+                                          f"not a section; {hint}"):
+        parse_set([item])
+
+
+def test_a_config_file_giving_the_method_settings_is_rejected_too(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("method: {lambda: 1.5}\n")
+    with pytest.raises(ConfigError, match="'method.lambda': 'method' is a single value"):
+        resolve_config("sce", "digits", ["knn"], config_file=str(f))
+
+
+def test_set_method_lambda_from_the_cli_is_one_line_exit_2():
+    from click.testing import CliRunner
+    from helpers import one_error_line
+
+    from sslbench.cli import cli
+
+    result = CliRunner().invoke(cli, ["run", "-m", "sce", "-p", "knn", "-d", "digits", "--set", "method.lambda=1.5",
+                                      "--dry-run"])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "'method.lambda'" in one_error_line(result.stderr)

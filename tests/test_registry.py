@@ -48,3 +48,26 @@ def test_unregister_removes_a_name():
 def test_invalid_names_are_rejected():
     with pytest.raises(ValueError, match="invalid method name"):
         Registry("method").register("has space", object())
+
+
+def test_a_contested_name_fails_only_when_asked_for_naming_every_registrant():
+    reg = Registry("method")
+    reg.register("moco", object(), plugin="moco")
+    reg.register("sce", object(), plugin="sce")
+    reg.contest("moco", plugin="moco_clone")
+    reg.conflict_hint = lambda owners: f"; pick one of {len(owners)}"
+    assert reg.list() == ["sce"] and "moco" not in reg and reg.get("sce") is not None
+    assert reg.conflicts() == {"moco": ["moco", "moco_clone"]}
+    with pytest.raises(DuplicateNameError, match="method 'moco' is registered by plugins 'moco' and 'moco_clone'; "
+                                                 "pick one of 2"):
+        reg.get("moco")
+    with pytest.raises(DuplicateNameError, match="'moco'.*'moco'.*'third'"):
+        reg.register("moco", object(), plugin="third")  # a contested name stays contested
+
+
+def test_unknown_name_error_carries_the_loaders_hint():
+    reg = Registry("method")
+    reg.register("moco", object(), plugin="p")
+    reg.unknown_hint = lambda name: f": plugin {name!r} failed to load"
+    with pytest.raises(UnknownNameError, match="unknown method 'simclr': plugin 'simclr' failed to load"):
+        reg.get("simclr")

@@ -48,8 +48,6 @@ class EvalContext:
     progress: bool = True
     batch_size: int = 256
     _datasets: dict[str, Any] = field(default_factory=dict)
-    #: folders a protocol wrote results into (protocol name -> folder), named in the run's summary
-    outputs: dict[str, Path] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:
@@ -360,10 +358,10 @@ def load_backbone_checkpoint(backbone: nn.Module, path: str | Path) -> str:
     if not path.is_file():
         raise SSLBenchError(f"checkpoint {str(path)!r} does not exist: expected a backbone.pt or a state_dict file")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unpickling errors come in many types
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SSLBenchError(f"cannot load checkpoint {str(path)!r} with weights_only=True: {first}") from None
+        obj = checkpoint.load(path)
+    except SSLBenchError as exc:  # torch's reason without its advice to load unsafely
+        raise SSLBenchError(f"cannot load checkpoint {str(path)!r}: {checkpoint.load_failure(exc.__cause__ or exc)}: "
+                            f"expected a backbone.pt or a state_dict saved with torch.save") from exc
     state = obj
     if isinstance(obj, dict):
         for key in ("backbone", "state_dict"):

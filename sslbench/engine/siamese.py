@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..contracts import checked_loss
 from .heads import mlp
 from .queue import FeatureQueue
 from .schedules import ema_momentum
@@ -80,6 +81,7 @@ class MomentumLearner(nn.Module):
         for x in local_views:
             z = self.online(x)
             losses.extend(self.method.loss(z, k, queue) for k in keys)
+        losses = [checked_loss(part, self.method.name) for part in losses]  # stack().mean() would hide a (B,) loss
         loss = losses[0] if len(losses) == 1 else torch.stack(losses).mean()
         self._pending_keys = keys[0] if len(keys) == 1 else torch.cat(keys)
         return {"loss": loss}

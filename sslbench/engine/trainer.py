@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..augment import get_augmentation
+from ..contracts import learner_loss
 from ..errors import ConfigError, TrainingError
 from . import checkpoint
 from . import distributed as dist
@@ -189,7 +190,7 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
                 set_lr(optimizer, warmup_cosine_lr(step, total, warmup, base_lr, config.train.min_lr))
                 method.on_step(step, total)
                 with autocast:
-                    loss = model(views.train_views(images, aug_gen), labels.to(device))["loss"]
+                    loss = learner_loss(model(views.train_views(images, aug_gen), labels.to(device)), method.name)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 loss_sum += loss.detach().float()
@@ -225,8 +226,7 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
     dist.broadcast_buffers(learner)  # BN statistics are per rank: every rank ends with rank 0's
     if dist.is_main():
         checkpoint.save({"backbone": learner.backbone.state_dict(), "pretrain_hash": config.pretrain_hash(),
-                         "method": method.name, **checkpoint.backbone_record(
-                             config.model.backbone, config.model.backbone_options, spec.channels)}, run_dir / BACKBONE)
+                         "method": method.name, "backbone_name": config.model.backbone}, run_dir / BACKBONE)
         if not config.train.keep_checkpoint:  # backbone.pt is all that evaluation needs
             ckpt_path.unlink(missing_ok=True)
     return PretrainOutcome(learner, time.perf_counter() - t0, step, final_loss, resumed_from)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import sqlite3
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import SSLBenchError
-from ..store import COLUMNS, connect, read, transaction
+from ..errors import SSLBenchError, StoreError
+from ..store import COLUMNS, connect, describe_failure, read, transaction
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 NULLABLE = {"git_commit", "pretrain_seconds", "eval_seconds", "world_size"}
@@ -70,18 +72,29 @@ def _read_file(path: Path) -> list[dict[str, Any]]:
     fmt = file_format(path)
     if not path.is_file():
         raise SSLBenchError(f"results file {str(path)!r} does not exist")
-    with open(path, newline="", encoding="utf-8") as fh:
-        if fmt == "csv":
-            return list(csv.DictReader(fh))
-        records = []
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise SSLBenchError(f"{path}:{n}: not a JSON record ({exc.msg})") from None
-        return records
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            if fmt == "csv":
+                return list(csv.DictReader(fh))
+            records = []
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise SSLBenchError(f"{path}:{n}: not a JSON record ({exc.msg})") from None
+                if not isinstance(record, dict):
+                    raise SSLBenchError(f"{path}:{n}: not a JSON record: expected an object of the columns of "
+                                        f"`sslbench results export`, got {type(record).__name__}")
+                records.append(record)
+            return records
+    except UnicodeDecodeError as exc:
+        raise SSLBenchError(f"results file {str(path)!r} is not UTF-8 text (byte {exc.start}): expected the "
+                            f".{fmt} of `sslbench results export`") from None
+    except csv.Error as exc:
+        raise SSLBenchError(f"results file {str(path)!r} is not a readable CSV file ({exc}): expected the .csv "
+                            f"of `sslbench results export`") from None
 
 
 def _bool(value: Any) -> int:
@@ -109,6 +122,15 @@ def _normalise(record: dict[str, Any], where: str) -> tuple:
         out["world_size"] = None if size in (None, "") else int(float(size))
     except (TypeError, ValueError) as exc:
         raise SSLBenchError(f"{where}: invalid number ({exc})") from None
+    if not math.isfinite(out["value"]):
+        raise SSLBenchError(f"{where}: value is {out['value']}: expected a finite number")
+    for c in ("config_json", "versions_json"):  # tables and filters parse them: a bad one poisons the store
+        try:
+            parsed = json.loads(record[c]) if isinstance(record[c], str) else None
+        except json.JSONDecodeError as exc:
+            raise SSLBenchError(f"{where}: {c} is not JSON ({exc.msg}): expected a JSON object") from None
+        if not isinstance(parsed, dict):
+            raise SSLBenchError(f"{where}: {c} is not a JSON object: expected the text of a mapping, as exported")
     out["git_commit"] = record.get("git_commit") or None
     for c in COLUMNS:
         if c not in ("value", "seed", "higher_is_better", "pretrain_seconds", "eval_seconds", "git_commit",
@@ -122,18 +144,21 @@ def import_file(store_path: str | Path, path: str | Path) -> tuple[int, int]:
     path = Path(path)
     rows = [_normalise(r, f"{path}: record {i}") for i, r in enumerate(_read_file(path), 1)]
     key = [COLUMNS.index(c) for c in ("run_id", "protocol", "metric")]
-    conn = connect(store_path)
     try:
-        with transaction(conn):  # the duplicate check and the insert see the same store
-            seen = {tuple(r) for r in conn.execute("SELECT run_id, protocol, metric FROM results")}
-            fresh = []
-            for row in rows:
-                k = tuple(row[i] for i in key)
-                if k not in seen:
-                    seen.add(k)
-                    fresh.append(row)
-            conn.executemany(f"INSERT INTO results ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                             fresh)
-    finally:
-        conn.close()
+        conn = connect(store_path)
+        try:
+            with transaction(conn):  # the duplicate check and the insert see the same store: all or nothing
+                seen = {tuple(r) for r in conn.execute("SELECT run_id, protocol, metric FROM results")}
+                fresh = []
+                for row in rows:
+                    k = tuple(row[i] for i in key)
+                    if k not in seen:
+                        seen.add(k)
+                        fresh.append(row)
+                conn.executemany(f"INSERT INTO results ({', '.join(COLUMNS)}) VALUES "
+                                 f"({', '.join('?' * len(COLUMNS))})", fresh)
+        finally:
+            conn.close()
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(describe_failure(store_path, exc, "write")) from exc
     return len(fresh), len(rows) - len(fresh)

@@ -78,6 +78,8 @@ class SlurmOptions:
     array: bool = True
     array_parallelism: int = 64
     cluster: str = "slurm"
+    #: processes per node (default: one per GPU; on CPU-only nodes, torch.distributed with gloo)
+    tasks_per_node: int | None = None
 
 
 def parse_sbatch(items: Sequence[str]) -> dict[str, str]:
@@ -98,7 +100,7 @@ def executor(folder: str | Path, options: SlurmOptions) -> Any:
     except ImportError:
         raise SSLBenchError("the slurm launcher needs submitit: pip install 'sslbench[slurm]'") from None
     ex = submitit.AutoExecutor(folder=str(folder), cluster=options.cluster)
-    tasks = max(1, options.gpus_per_node)  # one task (process) per GPU
+    tasks = options.tasks_per_node or max(1, options.gpus_per_node)  # one task (process) per GPU
     params: dict[str, Any] = {"timeout_min": options.timeout_min, "nodes": options.nodes,
                               "tasks_per_node": tasks, "gpus_per_node": options.gpus_per_node, "name": "sslbench"}
     if options.cpus_per_task:

@@ -130,8 +130,10 @@ def compare(suite: Suite, planned: Sequence[Any], stored: Any) -> Comparison:
             paper[(row, col)] = value
     if metric_dim and ours:  # a metric listed for the table but produced by another protocol: not shown there
         used = set(ours) | set(paper)
-        columns = [c for c in columns if any(k[1] == c for k in used)]
-        rows = [r for r in rows if any(k[0] == r for k in used)]
+        if "metric" in t.columns:
+            columns = [c for c in columns if any(k[1] == c for k in used)]
+        else:
+            rows = [r for r in rows if any(k[0] == r for k in used)]
     if t.average:
         columns.append(t.average)
     rows = ordered + [r for r in rows if r not in ordered]
