@@ -62,7 +62,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted pretraining from its last checkpoint (implied: a re-run always does).")
 @click.option("--checkpoint", "checkpoint_path", type=click.Path(dir_okay=False),
-              help="Skip pretraining: evaluate the backbone weights in this file (backbone.pt or a state_dict).")
+              help="Skip pretraining: evaluate the backbone weights in this file (an sslbench backbone.pt names "
+                   "its backbone and options; a plain state_dict needs --backbone).")
 @click.option("--dry-run", is_flag=True, help="Print the effective config and exit without training.")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 def run(method: str, protocols: str, dataset: str, backbone: str | None, eval_dataset: str | None,
@@ -89,8 +90,14 @@ def run(method: str, protocols: str, dataset: str, backbone: str | None, eval_da
     if eval_dataset:
         overrides["eval_dataset"] = eval_dataset
     names = [p.strip() for p in protocols.split(",") if p.strip()]
+    recorded = None
+    if checkpoint_path:  # a self-describing backbone.pt names its backbone and options
+        from .engine.checkpoint import recorded_backbone
+
+        recorded = recorded_backbone(checkpoint_path)
     try:
-        config = resolve_config(method, dataset, names, config_file, parse_set(sets), overrides)
+        config = resolve_config(method, dataset, names, config_file, parse_set(sets), overrides,
+                                recorded_model=recorded)
     except UnknownNameError as exc:
         if method in cli.commands and method != "run" and str(exc).startswith(f"unknown method {method!r}"):
             raise UnknownNameError(f"{exc}; {method!r} is a command with its own pipeline: run "

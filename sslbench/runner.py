@@ -23,8 +23,10 @@ FACTS = ("trains", "world_size")
 
 def resolve_config(method: str, dataset: str, protocols: list[str], config_file: str | None = None,
                    sets: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None,
-                   regs: Registries | None = None) -> RunConfig:
-    """Layer dataset defaults < method presets < --config file < --set < CLI flags, then validate.
+                   regs: Registries | None = None, recorded_model: Mapping[str, Any] | None = None) -> RunConfig:
+    """Layer dataset defaults < method presets < the backbone a ``--checkpoint`` records
+    (``recorded_model``: ``backbone`` and ``backbone_options``, replacing the presets') < --config
+    file < --set < CLI flags, then validate.
 
     Every name is resolved through the registries and every value checked here, before any work.
     """
@@ -35,6 +37,8 @@ def resolve_config(method: str, dataset: str, protocols: list[str], config_file:
     layered: dict[str, Any] = {}
     for layer in (spec.defaults, method_cls.presets.get("*", {}), method_cls.presets.get(dataset, {})):
         layered = merge(layered, layer)
+    if recorded_model:
+        layered = {**layered, "model": {**layered.get("model", {}), **recorded_model}}
     user: dict[str, Any] = {}
     if config_file:
         user = merge(user, load_yaml(config_file))
@@ -143,6 +147,7 @@ class RunOutcome:
     pretrain_seconds: float
     eval_seconds: float
     checkpoint: Path | None = None
+    outputs: dict[str, Path] = field(default_factory=dict)  # folders protocols wrote (e.g. tamap's predictions)
 
 
 def _git_commit() -> str | None:
@@ -300,7 +305,8 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
         backbone = build_backbone(regs, config.model.backbone, spec.channels, config.model.backbone_options)
         if dist.is_main():
             checkpoint.save({"backbone": backbone.state_dict(), "pretrain_hash": config.pretrain_hash(),
-                             "method": config.method, "backbone_name": config.model.backbone}, backbone_file)
+                             "method": config.method, **checkpoint.backbone_record(
+                                 config.model.backbone, config.model.backbone_options, spec.channels)}, backbone_file)
     backbone = backbone.to(device)
     store_path = output_dir / "results.sqlite"
     if not dist.is_main():  # under torchrun, rank 0 evaluates and writes; the others wait for it
@@ -359,6 +365,10 @@ def _pretrain_or_reuse(config: RunConfig, method: Any, spec: Any, regs: Registri
             remove_stale_temps(run_dir)
         if (run_dir / BACKBONE).is_file():
             return _load_pretrained(regs, config, spec, run_dir / BACKBONE), 0.0, True
+        t0 = time.perf_counter()
+        own = method.pretrain(run_dir, spec, regs, progress)  # a pipeline of its own (COMEDIAN)
+        if own is not None:
+            return own, time.perf_counter() - t0, False
         outcome = pretrain(config, method, spec, regs, run_dir, resume=True, progress=progress, train_set=train_set)
         return outcome.backbone, outcome.seconds, False
 
@@ -418,17 +428,25 @@ def _ensure_writable(output_dir: Path) -> None:
         raise SSLBenchError(f"output directory {str(output_dir)!r} is not writable: {exc.strerror or exc}") from None
 
 
+#: metrics of one protocol shown in the summary line (the rest are in the store)
+SUMMARY_METRICS = 12
+
+
 def summary_line(outcome: RunOutcome) -> str:
     """One line: what ran, the headline numbers, the time, and where the outputs went."""
     c = outcome.config
     parts = []
     for protocol, metrics in outcome.metrics.items():
-        parts.append(f"{protocol} " + ", ".join(f"{m.name} {m.value:.2f}" for m in metrics))
+        shown = ", ".join(f"{m.name} {m.value:.2f}" for m in metrics[:SUMMARY_METRICS])
+        more = f" (+{len(metrics) - SUMMARY_METRICS} more in the store)" if len(metrics) > SUMMARY_METRICS else ""
+        parts.append(f"{protocol} {shown}{more}")
     pre = "reused pretraining" if outcome.reused else f"pretrain {outcome.pretrain_seconds:.0f}s"
     if outcome.checkpoint is not None:
         pre = f"weights from {outcome.checkpoint}"
     return (f"{c.method} on {c.dataset} ({c.model.backbone}, seed {c.seed}): {'; '.join(parts)} | {pre}, "
-            f"eval {outcome.eval_seconds:.0f}s | outputs {outcome.run_dir} | results {outcome.store_path}")
+            f"eval {outcome.eval_seconds:.0f}s | outputs {outcome.run_dir}"
+            + "".join(f" | {name} outputs {folder}" for name, folder in outcome.outputs.items())
+            + f" | results {outcome.store_path}")
 
 
 def config_as_yaml(config: RunConfig) -> str:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 
 from ..atomic import atomic_write
 from ..errors import SSLBenchError
 
-__all__ = ["atomic_write", "save", "load", "write_text"]
+__all__ = ["atomic_write", "save", "load", "write_text", "backbone_record", "recorded_backbone"]
 
 
 def save(obj: Any, path: str | Path) -> None:
@@ -53,3 +53,27 @@ def load_failure(exc: BaseException) -> str:
 
 def write_text(path: str | Path, text: str) -> None:
     atomic_write(path, lambda fh: fh.write(text), mode="w")
+
+
+def backbone_record(name: str, options: Mapping[str, Any], in_chans: int) -> dict[str, Any]:
+    """What a ``backbone.pt`` records beside its weights so that ``--checkpoint PATH`` rebuilds its
+    module alone: the registered backbone name, its options, input channels and the classes of a
+    head built into it (``num_classes`` option, e.g. a fine-tuned spotting head; 0 without)."""
+    options = dict(options)
+    return {"backbone_name": name, "backbone_options": options, "in_chans": int(in_chans),
+            "num_classes": int(options.get("num_classes", 0) or 0)}
+
+
+def recorded_backbone(path: str | Path) -> dict[str, Any] | None:
+    """``{"backbone": name, "backbone_options": options}`` as recorded in a ``backbone.pt`` by
+    :func:`backbone_record`; None for files without the record (plain state dicts, older files),
+    whose backbone must be named with ``--backbone``. Unreadable files give None too: loading
+    them reports the problem."""
+    try:  # memory-mapped: the weights are not read
+        obj = _safe_torch_load(path, mmap=True)
+    except Exception:  # noqa: BLE001 - reported by the loader
+        return None
+    if not isinstance(obj, dict) or not isinstance(obj.get("backbone_name"), str) \
+            or not isinstance(obj.get("backbone_options"), dict):
+        return None
+    return {"backbone": obj["backbone_name"], "backbone_options": dict(obj["backbone_options"])}

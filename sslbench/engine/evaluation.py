@@ -48,6 +48,8 @@ class EvalContext:
     progress: bool = True
     batch_size: int = 256
     _datasets: dict[str, Any] = field(default_factory=dict)
+    #: folders a protocol wrote results into (protocol name -> folder), named in the run's summary
+    outputs: dict[str, Path] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:

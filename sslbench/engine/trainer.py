@@ -226,7 +226,8 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
     dist.broadcast_buffers(learner)  # BN statistics are per rank: every rank ends with rank 0's
     if dist.is_main():
         checkpoint.save({"backbone": learner.backbone.state_dict(), "pretrain_hash": config.pretrain_hash(),
-                         "method": method.name, "backbone_name": config.model.backbone}, run_dir / BACKBONE)
+                         "method": method.name, **checkpoint.backbone_record(
+                             config.model.backbone, config.model.backbone_options, spec.channels)}, run_dir / BACKBONE)
         if not config.train.keep_checkpoint:  # backbone.pt is all that evaluation needs
             ckpt_path.unlink(missing_ok=True)
     return PretrainOutcome(learner, time.perf_counter() - t0, step, final_loss, resumed_from)
