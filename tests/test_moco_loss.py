@@ -33,3 +33,12 @@ def test_infonce_gradient_reaches_online_only():
     queue = F.normalize(torch.randn(16, 8), dim=1)
     infonce_loss(z1, z2, queue, 0.2).backward()
     assert z1.grad is not None and torch.isfinite(z1.grad).all()
+
+
+def test_infonce_does_not_backpropagate_into_target_or_queue():
+    """A plugin reusing the loss with a target and a queue that require grad must not train them."""
+    z1 = F.normalize(torch.randn(4, 8), dim=1).requires_grad_()
+    z2 = F.normalize(torch.randn(4, 8), dim=1).requires_grad_()
+    queue = F.normalize(torch.randn(16, 8), dim=1).requires_grad_()
+    infonce_loss(z1, z2, queue, 0.2).backward()
+    assert z1.grad is not None and z2.grad is None and queue.grad is None

@@ -1,12 +1,14 @@
-"""Weighted k-nearest-neighbour classification on frozen features (SPEC §5, InstDisc / DINO).
+"""Weighted k-nearest-neighbour classification on frozen features (InstDisc / DINO).
 
 The thesis does not use kNN; this is the field's convention (Wu et al. 2018 InstDisc, Caron et
 al. 2021 DINO): cosine similarity on l2-normalised features, votes of the k nearest train
-features weighted by exp(sim / T), k = 20 and 200, T = 0.07, all of them parameters.
+features weighted by exp(sim / T), k = 20 and 200, T = 0.07, all of them parameters. Exactly
+tied similarities (duplicate images) go to the lower train index, whatever the chunk sizes.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +21,8 @@ from ..protocol import Metric, Protocol
 
 if TYPE_CHECKING:
     import torch
+
+logger = logging.getLogger("sslbench.protocols")
 
 
 @dataclass
@@ -97,7 +101,8 @@ def nearest_neighbours(queries: Any, bank: Any, k: int, query_chunk: int = 1024,
                        center: bool = False, device: "torch.device | str | None" = None
                        ) -> "tuple[torch.Tensor, torch.Tensor]":
     """Cosine similarities and indices (both (Q, min(k, N)), most similar first) of the ``k``
-    nearest bank rows of every query.
+    nearest bank rows of every query; exact ties (duplicate images) go to the lower bank index,
+    whatever the chunk sizes.
 
     ``queries`` and ``bank`` are tensors or numpy arrays, typically memory maps of the feature
     cache: the bank is read once, ``bank_chunk`` rows at a time, and each chunk is l2-normalised
@@ -120,38 +125,75 @@ def _nearest_neighbours(queries: Any, bank: Any, k: int, query_chunk: int, bank_
     import torch
     import torch.nn.functional as F
 
+    from .ties import find_duplicates
+
     kmax = min(k, len(bank))
     nq = len(queries)
     q_mean = column_mean(queries).to(device) if center else None
     b_mean = column_mean(bank).to(device) if center else None
+
+    def unit_rows(x: Any, mean: "torch.Tensor | None", start: int, stop: int) -> "torch.Tensor":
+        r = rows(x, start, stop).to(device)
+        return F.normalize(r if mean is None else r - mean, dim=1)
+
+    # identical bank rows (duplicate images) are searched once and expanded afterwards: a float32
+    # product can score two copies an ulp apart, depending on their position in the chunk
+    duplicates = find_duplicates(lambda s, e: unit_rows(bank, b_mean, s, e), len(bank), bank_chunk)
+    kgroups = kmax if duplicates is None else min(kmax, duplicates.groups)
     best_sim = torch.full((nq, 0), float("-inf"), device=device)
     best_idx = torch.zeros((nq, 0), dtype=torch.long, device=device)
     for bs in range(0, len(bank), bank_chunk):
-        b = rows(bank, bs, bs + bank_chunk).to(device)
-        if b_mean is not None:
-            b = b - b_mean
-        b = F.normalize(b, dim=1)
+        b = unit_rows(bank, b_mean, bs, bs + bank_chunk)
         # one similarity buffer per bank chunk, reused across query chunks: allocating a fresh
         # (query_chunk x bank_chunk) matrix each time costs page faults comparable to the GEMM
         buffer = torch.empty(min(query_chunk, nq), len(b), device=device)
         sims, idxs = [], []
         for qs in range(0, nq, query_chunk):
-            q = rows(queries, qs, qs + query_chunk).to(device)
-            if q_mean is not None:
-                q = q - q_mean
-            q = F.normalize(q, dim=1)
+            q = unit_rows(queries, q_mean, qs, qs + query_chunk)
             sim_block = torch.mm(q, b.T, out=buffer[:len(q)])
-            top = sim_block.topk(min(kmax, len(b)), dim=1, sorted=False)
-            sims.append(top.values)
-            idxs.append(top.indices + bs)
-        sim = torch.cat([best_sim, torch.cat(sims)], 1)
-        idx = torch.cat([best_idx, torch.cat(idxs)], 1)
-        if sim.shape[1] > kmax:
-            keep = sim.topk(kmax, dim=1)
-            sim, idx = keep.values, idx.gather(1, keep.indices)
-        best_sim, best_idx = sim, idx
-    order = best_sim.argsort(dim=1, descending=True, stable=True)
-    return best_sim.gather(1, order), best_idx.gather(1, order)
+            if duplicates is not None:
+                sim_block.masked_fill_(duplicates.repeat[bs:bs + len(b)], float("-inf"))
+            top_sim, top_idx = top_k_lowest_index(sim_block, min(kgroups, len(b)))
+            sims.append(top_sim)
+            idxs.append(top_idx + bs)
+        # candidates of earlier chunks have lower bank indices: a lexicographic merge keeps them
+        # first among equal similarities, so the chunking never changes which neighbours win a tie
+        sim, idx = by_similarity_then_index(torch.cat([best_sim, torch.cat(sims)], 1),
+                                            torch.cat([best_idx, torch.cat(idxs)], 1))
+        best_sim, best_idx = sim[:, :kgroups], idx[:, :kgroups]
+    return (best_sim, best_idx) if duplicates is None else duplicates.expand(best_sim, best_idx, kmax)
+
+
+def top_k_lowest_index(sim: "torch.Tensor", k: int) -> "tuple[torch.Tensor, torch.Tensor]":
+    """The ``k`` largest entries of each row and their columns, ordered by similarity then column:
+    of entries tied at the k-th value, the lowest columns are kept (``topk`` alone keeps any)."""
+    take = min(k + 1, sim.shape[1])
+    top = sim.topk(take, dim=1, sorted=True)
+    values, indices = top.values[:, :k], top.indices[:, :k]
+    if take > k:  # a tie crosses the cut only where the (k+1)-th value equals the k-th
+        crossing = top.values[:, k] == top.values[:, k - 1]
+        if crossing.device.type != "meta" and bool(crossing.any()):  # meta tensors hold no values
+            import torch
+
+            rows = crossing.nonzero().squeeze(1)
+            sub, kth = sim[rows], values[rows, k - 1:]
+            # every entry above the k-th value, then the lowest columns equal to it: a key ranks
+            # them so (fewer than k lie above, so no tie remains among the chosen)
+            n = sim.shape[1]
+            lowest_first = torch.arange(n, 0, -1, device=sim.device)
+            key = torch.where(sub > kth, 2 * n + 1, torch.where(sub == kth, lowest_first, 0))
+            chosen = key.topk(k, dim=1).indices
+            values, indices = values.clone(), indices.clone()
+            values[rows], indices[rows] = sub.gather(1, chosen), chosen
+    return by_similarity_then_index(values, indices)
+
+
+def by_similarity_then_index(sim: "torch.Tensor", idx: "torch.Tensor") -> "tuple[torch.Tensor, torch.Tensor]":
+    """Each row reordered by similarity (descending), then index (ascending) among equal ones."""
+    by_index = idx.argsort(dim=1)
+    sim, idx = sim.gather(1, by_index), idx.gather(1, by_index)
+    order = sim.argsort(dim=1, descending=True, stable=True)
+    return sim.gather(1, order), idx.gather(1, order)
 
 
 def _query_blocks(n: int, chunk: int) -> Iterator[tuple[int, int]]:
@@ -188,10 +230,22 @@ def knn_predict(queries: Any, bank: Any, bank_labels: Any, num_classes: int, ks:
     return preds
 
 
-class KNN(Protocol):
-    """kNN top-1 of test features against the train features (SPEC §5; InstDisc, DINO).
+def k_used(ks: list[int], bank_size: int, protocol: str) -> dict[int, int]:
+    """Requested k -> the k actually used, at most the bank size, so a metric is named by the k
+    it measured (k=200 on a 150-image bank is ``@k150``); one warning line per clamped k."""
+    used = {k: min(k, bank_size) for k in ks}
+    for k, u in used.items():
+        if u < k:
+            logger.warning(f"{protocol}: k={k} is more than the {bank_size} train images; "
+                           f"used k={u}, reported under k={u}")
+    return used
 
-    Both feature sets come from the shared cache (memory-mapped) and are read in chunks.
+
+class KNN(Protocol):
+    """kNN top-1 of test features against the train features (InstDisc, DINO).
+
+    Both feature sets come from the shared cache (memory-mapped) and are read in chunks. A k
+    larger than the train split uses the whole split and is reported under the k it used.
     Multi-label datasets (VOC07) are rejected with a clear error.
     """
 
@@ -209,4 +263,6 @@ class KNN(Protocol):
         preds = knn_predict(queries, bank, bank_labels, ctx.num_classes, p.k, p.temperature, p.query_chunk,
                             p.bank_chunk, ctx.device)
         labels = torch.from_numpy(np.asarray(labels)).long()
-        return [Metric(f"top1@k{k}", 100.0 * float((preds[k] == labels).float().mean())) for k in p.k]
+        used = k_used(p.k, len(bank), self.name)
+        metrics = {f"top1@k{used[k]}": 100.0 * float((preds[k] == labels).float().mean()) for k in p.k}
+        return [Metric(name, value) for name, value in metrics.items()]

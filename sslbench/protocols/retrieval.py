@@ -4,7 +4,8 @@ Every test feature queries the train features by cosine similarity; R@k is the s
 for which at least one of the k nearest train features has the query's class. With ``center``
 (the thesis's reference code), the query set and the bank are each centred by their own mean
 before l2-normalisation. Videos use the 30-crop averaged feature of the cache; images the
-evaluation view.
+evaluation view. Exactly tied similarities (duplicate images) rank the lower train index first,
+whatever the chunk sizes; a k above the train split's size is reported under that size.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 
 from ..config import check
 from ..protocol import Metric, Protocol
-from .knn import nearest_neighbours
+from .knn import k_used, nearest_neighbours
 
 
 @dataclass
@@ -62,4 +63,6 @@ class Retrieval(Protocol):
         p = self.params
         recalls = recall_at_k(queries, labels, bank, bank_labels, p.k, p.center, p.query_chunk, p.bank_chunk,
                               ctx.device)
-        return [Metric(f"R@{k}", value) for k, value in recalls.items()]
+        used = k_used(p.k, len(bank), self.name)
+        named = {f"R@{used[k]}": value for k, value in recalls.items()}
+        return [Metric(name, value) for name, value in named.items()]
