@@ -187,29 +187,6 @@ def _spill_or_show(problem: str, path: str | Path, records: list[tuple], spill_d
     return f"{problem}; saving the results elsewhere failed too ({'; '.join(failures)}); they were: {shown}"
 
 
-def check_store(path: str | Path) -> None:
-    """Fail before any training when an existing store cannot take a run's results (damaged,
-    unreadable, locked for good): the run would otherwise only find out at its very end.
-
-    A missing store is fine (the first insert creates it) and is not created here.
-    """
-    path = Path(path)
-    if not path.exists():
-        return
-    try:
-        conn = connect(path)  # the schema and the write lock, as at the end of a run
-        try:
-            verdict = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
-        finally:
-            conn.close()
-    except (sqlite3.Error, OSError) as exc:
-        raise StoreError(describe_failure(path, exc, "open")) from exc
-    if verdict != ["ok"]:
-        found = " ".join(" ".join(verdict).replace("*** in database main ***", "").split())[:200]
-        raise StoreError(f"results store {str(path)!r} is damaged (PRAGMA quick_check: {found}): move it "
-                         f"aside, a new store is created, or restore it from a backup")
-
-
 def read(path: str | Path) -> "Any":
     """All rows as a pandas DataFrame (empty with the right columns when the store is new)."""
     import pandas as pd
@@ -243,7 +220,8 @@ def check(path: str | Path) -> None:
         finally:
             conn.close()
         if rows != [("ok",)]:
-            problem = f"PRAGMA quick_check reports {'; '.join(str(r[0]) for r in rows[:3])}"
+            found = " ".join(" ".join(str(r[0]) for r in rows).replace("*** in database main ***", "").split())
+            problem = f"PRAGMA quick_check reports {found[:200]}"  # its report spans lines: one line here
     except sqlite3.Error as exc:
         problem = str(exc)
     if problem:

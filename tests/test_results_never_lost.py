@@ -17,7 +17,7 @@ from reporting_records import add
 from sslbench import plugins
 from sslbench.cli import cli
 from sslbench.errors import StoreError
-from sslbench.store import ResultRow, check_store, insert, read
+from sslbench.store import ResultRow, check, insert, read
 
 FAST = ("--set", "model.backbone_options={width: 4}", "--set", "knn.k=[5]", "--no-progress")
 
@@ -138,13 +138,13 @@ def test_import_into_a_damaged_store_is_one_line(tmp_path):
 
 def test_store_check_accepts_a_healthy_or_missing_store_and_refuses_a_damaged_one(tmp_path):
     missing = tmp_path / "new" / "results.sqlite"
-    check_store(missing)
+    check(missing)
     assert not missing.exists() and not missing.parent.exists()  # a check never creates the store
     healthy = tmp_path / "ok" / "results.sqlite"
     add(healthy, "moco", 80.0)
-    check_store(healthy)
+    check(healthy)
     with pytest.raises(StoreError, match="results.sqlite.*damaged"):
-        check_store(_garbage_store(tmp_path / "bad"))
+        check(_garbage_store(tmp_path / "bad"))
 
 
 def test_store_check_runs_quick_check_on_a_store_with_a_damaged_page(tmp_path):
@@ -158,7 +158,7 @@ def test_store_check_runs_quick_check_on_a_store_with_a_damaged_page(tmp_path):
     data[3 * page: 3 * page + 200] = b"\xff" * 200  # a leaf page in the middle of the table
     store.write_bytes(bytes(data))
     with pytest.raises(StoreError) as caught:
-        check_store(store)
+        check(store)
     assert str(store) in str(caught.value) and "damaged" in str(caught.value)
     assert "\n" not in str(caught.value)
 
