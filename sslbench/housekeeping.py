@@ -198,9 +198,8 @@ def _spotting(folder: Path, pretrainings: dict[str, Entry]) -> list[Entry]:
     for d in _subdirs(folder):
         files = _files(d)
         size, modified = _sized(files)
-        weights, _, split = d.name.partition("-")
-        entry = Entry("spotting", d, files, size, modified or d.stat().st_mtime, weights=weights,
-                      state=f"split {split}" if split else "")
+        weights, _, rest = d.name.partition("-")  # <weights>-<split or finetune>-...
+        entry = Entry("spotting", d, files, size, modified or d.stat().st_mtime, weights=weights, state=rest)
         owner = pretrainings.get(weights)
         if owner is not None:
             entry.method, entry.dataset, entry.backbone = owner.method, owner.dataset, owner.backbone
