@@ -31,7 +31,7 @@ from sslbench.errors import ConfigError
 from sslbench.spotting import soccernet
 from sslbench.spotting.models import VideoTransformer, random_token_mask
 from sslbench.spotting.training import (augment_batch, augmentation, batched, clip_starts, frame_size, n_steps,
-                                        read_batches, read_clip, train_loop)
+                                        read_batches, read_clip, reader_workers, train_loop)
 
 from . import init as initialisation
 from .loss import distillation_loss, infonce_loss
@@ -266,7 +266,8 @@ def run_pipeline(p: Any, config: Any, spec: Any, registries: Any, run_dir: Path,
             else:
                 (folder / "log.jsonl").unlink(missing_ok=True)  # an interrupted step starts again
                 seed_everything(config.seed + number)  # the step's draws never depend on earlier steps
-                STEPS[number](model, games, p, folder, device, config.data.num_workers, config.seed + number)
+                STEPS[number](model, games, p, folder, device, reader_workers(config.data.num_workers),
+                              config.seed + number)
                 model.cpu()
                 checkpoint.write_text(folder / "step.json", json.dumps(identity, indent=1, default=str))
                 _save(model, config, spec, folder / "backbone.pt", number, previous)

@@ -4,7 +4,7 @@
 1. **Fine-tuning** (COMEDIAN's step 3, :mod:`sslbench.spotting.finetune`) of the evaluated
    ViViT / ViSwin on ``train_splits``, unless its weights already hold a spotting head (a
    ``--checkpoint`` of a fine-tuned model). The fine-tuned model is kept, per (weights, fine-tuning
-   settings, data), as ``<output>/spotting/finetune-<key>/backbone.pt``: a self-describing
+   settings, data), as ``<output>/spotting/<weights>-finetune-<key>/backbone.pt``: a self-describing
    checkpoint that ``sslbench run --checkpoint`` evaluates again without fine-tuning.
 2. **Inference** on ``split``: sliding windows with half overlap, the max merge, ``ignore_seconds``
    at each window edge, hard or soft NMS (:mod:`sslbench.spotting.inference`).
@@ -12,9 +12,10 @@
    official evaluator).
 
 Predictions are kept per (evaluated weights, evaluation settings, data) in
-``<output>/spotting/<split>-<nms>-<key>/`` (``raw/`` scores for ``sslbench spotting-nms``,
+``<output>/spotting/<weights>-<split>-<nms>-<key>/`` (``raw/`` scores for ``sslbench spotting-nms``,
 ``predictions/``, ``settings.json``, ``result.json``), so two evaluations with different NMS keep
-both sets; the run's summary line names the folder.
+both sets; the run's summary line names the folder. ``<weights>`` is the first 16 characters of the
+evaluated weights' id (the pretraining's hash, or a ``--checkpoint`` file's sha256).
 """
 
 from __future__ import annotations
@@ -158,11 +159,11 @@ class TAmAP(Protocol):
         base = Path(ctx.cache_dir).parent if ctx.cache_dir is not None else Path(tempfile.mkdtemp())
         model, model_id = ctx.backbone, weights_digest(ctx.backbone)
         if ctx.backbone.head is None:
-            model, model_id = self._finetuned(ctx, base / "spotting", model_id)
+            model, model_id = self._finetuned(ctx, base / "spotting" / f"{ctx.weights_id[:16]}-finetune", model_id)
         games = soccernet.load_games(ctx.data_root, p.split, features=None)
         settings = {"model": model_id, "data": soccernet.fingerprint(games), "format": FORMAT,
                     **{name: getattr(p, name) for name in INFERENCE_FIELDS}}
-        out = base / "spotting" / f"{p.split}-{p.nms}-{stable_hash(settings)}"
+        out = base / "spotting" / f"{ctx.weights_id[:16]}-{p.split}-{p.nms}-{stable_hash(settings)}"
         from .predict import predict_games
 
         with torch.no_grad():
@@ -187,6 +188,7 @@ class TAmAP(Protocol):
         from ..plugins import registries
         from . import soccernet
         from .finetune import finetune
+        from .training import reader_workers
 
         p, config = self.params, ctx.config
         games = [g for split in p.train_splits for g in soccernet.load_games(ctx.data_root, split, features=None)]
@@ -200,7 +202,7 @@ class TAmAP(Protocol):
                     "seed": config.seed, "data": soccernet.fingerprint(games, labels=True), "format": FORMAT,
                     **{name: getattr(p, name) for name in FINETUNE_FIELDS}}
         key = stable_hash(identity)
-        out = folder / f"finetune-{key}"
+        out = folder.with_name(f"{folder.name}-{key}")
         path = out / "backbone.pt"
         seed_everything(config.seed)
         model = build_backbone(registries(), config.model.backbone, ctx.spec.channels, options)
@@ -215,7 +217,7 @@ class TAmAP(Protocol):
         shutil.rmtree(out, ignore_errors=True)  # an interrupted fine-tuning starts again
         out.mkdir(parents=True, exist_ok=True)
         with torch.enable_grad():
-            finetune(model, games, p, out / "log.jsonl", config.seed, ctx.device, config.data.num_workers)
+            finetune(model, games, p, out / "log.jsonl", config.seed, ctx.device, reader_workers(config.data.num_workers))
         model = model.cpu()
         _write_json(out / "finetune.json", identity)
         checkpoint.save({"backbone": model.state_dict(), "method": config.method, "step": 3,

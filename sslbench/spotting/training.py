@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -129,6 +130,16 @@ class _ChunkReader(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> Any:
         return self.read(self.chunks[i])
+
+
+def reader_workers(num_workers: int | None) -> int:
+    """``data.num_workers`` for reading frames; unset (None), the cores this process may use."""
+    if num_workers is not None:
+        return int(num_workers)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def read_batches(chunks: list[Any], read: Callable[[Any], Any], workers: int) -> Iterator[Any]:
