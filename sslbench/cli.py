@@ -235,6 +235,7 @@ def table(output_dir: str | None, dataset: str | None, rows: str, columns: str, 
               help="Sweep a config value, e.g. --sweep moco.temperature=0.1,0.2 (repeatable: cartesian grid; a "
                    "method's own section only applies to that method).")
 @click.option("--config", "config_file", type=click.Path(), help="YAML file of config overrides for every cell.")
+@click.option("--data-root", type=click.Path(), help="Root folder of the datasets (the same as --set data.root=PATH).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config value in every cell.")
 @click.option("--output-dir", "-o", type=click.Path(), help=f"Where runs and results go (default ./{DEFAULT_OUTPUT}).")
 @click.option("--format", "-f", "fmt", type=click.Choice(_TABLE_FORMATS), default="markdown", show_default=True,
@@ -243,7 +244,7 @@ def table(output_dir: str | None, dataset: str | None, rows: str, columns: str, 
 @click.option("--no-progress", is_flag=True, help="Hide progress bars (the per-cell lines stay).")
 def compare(methods: str, protocols: str, datasets: str, seeds: str, sweeps: tuple[str, ...],
             config_file: str | None, sets: tuple[str, ...], output_dir: str | None, fmt: str, dry_run: bool,
-            no_progress: bool) -> None:
+            no_progress: bool, data_root: str | None = None) -> None:
     """Run a methods x datasets x sweeps x seeds grid and print its table. Finished cells (same
     config and protocol in the store) are skipped, so re-running continues an interrupted grid."""
     from .config import parse_set
@@ -262,6 +263,8 @@ def compare(methods: str, protocols: str, datasets: str, seeds: str, sweeps: tup
     regs = registries()
     cells = expand(_csv(methods), _csv(datasets), seed_list, sweep_list, set(regs.methods.list()))
     shared = parse_set(sets)
+    if data_root:
+        shared.setdefault("data", {})["root"] = data_root
     store = _store_path(output_dir)
     stored = with_eval_keys(read(store))
     planned = plan(cells, _csv(protocols), shared, set(stored["eval_key"]), config_file, regs=regs)

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
 
-from sslbench.errors import ConfigError
+from sslbench.contract.errors import ConfigError
 from sslbench.spotting.finetune import spotting_bce_loss
 from sslbench_comedian import ComedianParams
 from sslbench_comedian.loss import distillation_loss, infonce_loss
@@ -144,7 +144,7 @@ def test_an_image_backbone_initialises_the_spatial_encoder_inflated_over_the_fra
     the patch embedding repeated over the 6 channels and divided by 6, positions resampled."""
     from sslbench.engine import checkpoint
     from sslbench.engine.trainer import build_backbone
-    from sslbench.plugins import registries
+    from sslbench.contract.loading import registries
     from sslbench.spotting.models import build_video_transformer
     from sslbench_comedian.init import load_weights
 
@@ -245,11 +245,11 @@ def runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("comedian")
     root, out = write_root(base / "data"), base / "out"
     invoke("soccernet-pca", str(root), "--dim", "8")
-    shared = _sets(f"data.root={root}", f"model.backbone_options={TINY_MODEL}", "train.device=cpu",
+    shared = _sets(f"model.backbone_options={TINY_MODEL}", "train.device=cpu",
                    "data.num_workers=0", *TINY_TAMAP, *TINY_COMEDIAN)
-    text = invoke("compare", "-m", "comedian,random", "-d", "soccernet", "-p", "tamap", "--sweep",
-                  "comedian.alpha1=0.25,0.5", *shared, "-o", str(out), "--no-progress")
-    return root, out, text, shared
+    text = invoke("compare", "-m", "comedian,random", "-d", "soccernet", "-p", "tamap", "--data-root", str(root),
+                  "--sweep", "comedian.alpha1=0.25,0.5", *shared, "-o", str(out), "--no-progress")
+    return root, out, text, [*shared, "--set", f"data.root={root}"]
 
 
 def test_compare_runs_comedian_like_any_method_reusing_step_1(runs):
