@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,6 +182,7 @@ class TAmAP(Protocol):
         this (weights, settings, data) was fine-tuned before; returns it and its folder's key."""
         import torch
 
+        from .. import folderlock
         from ..engine import checkpoint
         from ..engine.trainer import build_backbone, seed_everything
         from ..plugins import registries
@@ -206,23 +206,25 @@ class TAmAP(Protocol):
         path = out / "backbone.pt"
         seed_everything(config.seed)
         model = build_backbone(registries(), config.model.backbone, ctx.spec.channels, options)
-        if path.is_file():
-            model.load_state_dict(checkpoint.load(path)["backbone"])
-            return model, key
-        state = {k: v for k, v in ctx.backbone.state_dict().items() if not k.startswith("head.")}
-        missing = [k for k in model.load_state_dict(state, strict=False).missing_keys if not k.startswith("head.")]
-        if missing:
-            raise ConfigError(f"protocol 'tamap': the evaluated weights lack {missing[0]!r} of "
-                              f"{config.model.backbone!r}")
-        shutil.rmtree(out, ignore_errors=True)  # an interrupted fine-tuning starts again
         out.mkdir(parents=True, exist_ok=True)
-        with torch.enable_grad():
-            finetune(model, games, p, out / "log.jsonl", config.seed, ctx.device, reader_workers(config.data.num_workers))
-        model = model.cpu()
-        _write_json(out / "finetune.json", identity)
-        checkpoint.save({"backbone": model.state_dict(), "method": config.method, "step": 3,
-                         "finetuned_from": weights_id,
-                         **checkpoint.backbone_record(config.model.backbone, options, ctx.spec.channels)}, path)
+        with folderlock.hold(out, "tamap fine-tuning folder"):  # one process fine-tunes, the others reuse
+            if path.is_file():
+                model.load_state_dict(checkpoint.load(path)["backbone"])
+                return model, key
+            state = {k: v for k, v in ctx.backbone.state_dict().items() if not k.startswith("head.")}
+            missing = [k for k in model.load_state_dict(state, strict=False).missing_keys if not k.startswith("head.")]
+            if missing:
+                raise ConfigError(f"protocol 'tamap': the evaluated weights lack {missing[0]!r} of "
+                                  f"{config.model.backbone!r}")
+            (out / "log.jsonl").unlink(missing_ok=True)  # an interrupted fine-tuning starts again
+            with torch.enable_grad():
+                finetune(model, games, p, out / "log.jsonl", config.seed, ctx.device,
+                         reader_workers(config.data.num_workers))
+            model = model.cpu()
+            _write_json(out / "finetune.json", identity)
+            checkpoint.save({"backbone": model.state_dict(), "method": config.method, "step": 3,
+                             "finetuned_from": weights_id,
+                             **checkpoint.backbone_record(config.model.backbone, options, ctx.spec.channels)}, path)
         return model, key
 
 
