@@ -23,6 +23,53 @@ def check(condition: bool, key: str, value: Any, expected: str) -> None:
         raise ConfigError(f"invalid value {value!r} for {key}: expected {expected}")
 
 
+@dataclass(frozen=True)
+class Range:
+    """Declared bounds of a numeric field, checked by :func:`build_dataclass` (no ``__post_init__``
+    needed): ``temperature: Annotated[float, Range(gt=0)] = 0.2`` or
+    ``temperature: float = field(default=0.2, metadata={"range": Range(gt=0)})``. On a list field
+    every element is checked."""
+
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+
+    def expected(self) -> str:
+        """The bounds in words, e.g. ``a number > 0 and <= 1``."""
+        parts = [f"{op} {bound:g}" for op, bound in ((">", self.gt), (">=", self.ge), ("<", self.lt), ("<=", self.le))
+                 if bound is not None]
+        return "a number " + " and ".join(parts) if parts else "a number"
+
+    def validate(self, value: Any, key: str) -> None:
+        """Raise a ConfigError naming ``key`` when ``value`` (or an element of it) is out of bounds."""
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            if item is None:
+                continue
+            ok = isinstance(item, (int, float)) and not isinstance(item, bool) and item == item and \
+                (self.gt is None or item > self.gt) and (self.ge is None or item >= self.ge) and \
+                (self.lt is None or item < self.lt) and (self.le is None or item <= self.le)
+            check(ok, key, item, self.expected())
+
+
+@dataclass(frozen=True)
+class Check:
+    """A declared rule of any field: ``Annotated[str, Check(os.path.isabs, "an absolute path")]`` or
+    ``field(metadata={"check": Check(...)})``; ``test(value)`` False is a ConfigError saying ``expected``."""
+
+    test: Any
+    expected: str
+
+    def validate(self, value: Any, key: str) -> None:
+        check(value is None or bool(self.test(value)), key, value, self.expected)
+
+
+def _constraints(hint: Any, metadata: Mapping[str, Any]) -> list[Any]:
+    """The :class:`Range` / :class:`Check` rules declared on a field (``Annotated`` or ``metadata``)."""
+    rules = [m for m in getattr(hint, "__metadata__", ()) if isinstance(m, (Range, Check))]
+    return rules + [metadata[k] for k in ("range", "check") if isinstance(metadata.get(k), (Range, Check))]
+
+
 @dataclass
 class DataConfig:
     """Where the data comes from and how big the inputs are."""
@@ -177,6 +224,9 @@ class RunConfig:
     #: (``Method.trains``) and how many processes pretrain (torchrun's WORLD_SIZE, else 1)
     trains: bool = True
     world_size: int = 1
+    #: ``section.field`` keys the method never reads (``Method.unused_config``): left out of
+    #: :meth:`to_dict`, hence of ``--dry-run``, the stored config and every hash
+    unused: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Nested plain dict in the same shape as a ``--config`` YAML file; ``trains: false`` and
@@ -195,6 +245,9 @@ class RunConfig:
             out["world_size"] = self.world_size
         for name in SECTIONS:
             out[name] = dataclasses.asdict(getattr(self, name))
+        for key in self.unused:
+            section, _, name = key.partition(".")
+            out[section].pop(name, None)
         if self.method_params is not None:
             out[self.method] = dataclasses.asdict(self.method_params)
         for name, params in self.protocol_params.items():
@@ -233,6 +286,33 @@ class RunConfig:
     def config_hash(self) -> str:
         """Stable hash of the whole effective config (as :func:`identity` sees it)."""
         return stable_hash(identity(self.to_dict()))
+
+
+def unused_keys(method: type) -> tuple[str, ...]:
+    """``method.unused_config`` checked: each a ``section.field`` of the run config (a typo would
+    otherwise leave a used key in the hash while the method believes it gone)."""
+    keys = tuple(getattr(method, "unused_config", ()) or ())
+    for key in keys:
+        section, _, name = key.partition(".") if isinstance(key, str) else ("", "", "")
+        fields = {f.name for f in dataclasses.fields(SECTIONS[section])} if section in SECTIONS else set()
+        if name not in fields:
+            from .plugins import plugin_error
+
+            raise plugin_error("method", getattr(method, "name", method.__name__),
+                               f"unused_config names {key!r}, expected section.field keys of the run config "
+                               f"(e.g. 'ssl.queue_size')")
+    return keys
+
+
+def warn_unused(user: Mapping[str, Any], unused: tuple[str, ...], method: str) -> None:
+    """Say once that a value the user set for a key ``method`` never reads is ignored."""
+    import logging
+
+    for key in unused:
+        section, _, name = key.partition(".")
+        if isinstance(user.get(section), Mapping) and name in user[section]:
+            logging.getLogger("sslbench").warning("sslbench: method %r does not use %s: the value set is ignored",
+                                                  method, key)
 
 
 #: what cannot change a method that does not train: the training sections, the heads, the world size
@@ -343,6 +423,11 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     args = typing.get_args(tp)
     if tp is Any:
         return value
+    if origin is typing.Annotated:  # Annotated[float, Range(gt=0)]: the type, then its rules
+        value = _coerce(value, args[0], key)
+        for rule in _constraints(tp, {}):
+            rule.validate(value, key)
+        return value
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
@@ -403,7 +488,7 @@ def build_dataclass(cls: type, values: Mapping[str, Any] | None, prefix: str) ->
     values = dict(values or {})
     if not isinstance(values, dict):
         raise ConfigError(f"invalid value for {prefix}: expected a mapping")
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(fields))
     if unknown:
@@ -416,6 +501,10 @@ def build_dataclass(cls: type, values: Mapping[str, Any] | None, prefix: str) ->
         )
     kwargs = {name: _coerce(v, hints[name], f"{prefix}.{name}") for name, v in values.items()}
     try:
-        return cls(**kwargs)
+        obj = cls(**kwargs)
     except TypeError as exc:
         raise ConfigError(f"invalid {prefix}: {exc}") from None
+    for name, f in fields.items():  # defaults too: a declared rule holds whatever set the value
+        for rule in _constraints(hints.get(name), f.metadata):
+            rule.validate(getattr(obj, name, None), f"{prefix}.{name}")
+    return obj

@@ -81,3 +81,40 @@ def plugin_code(kind: str, name: str) -> Iterator[None]:
         text = " ".join(str(exc).split())
         detail = f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
         raise _error(kind, name, f"raised {detail}") from exc
+
+
+def checked_views(views: Any, needed: int, method: str, what: str) -> Any:
+    """``views`` when the learner received at least ``needed`` of them (``what`` says which), else
+    one line naming the method: a bare ``IndexError`` would not say that ``view_augmentations``
+    returned too few."""
+    count = len(views) if isinstance(views, (list, tuple)) else 0
+    if count < needed:
+        raise _error("method", method, f"received {count} view(s), expected at least {needed} ({what}): "
+                                       f"view_augmentations() must return one augmentation per view")
+    return views
+
+
+def checked_backbone_options(name: str, build: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` when ``build`` takes each of them by name, else a ConfigError naming the unknown
+    one and the valid ones (a builder that is a plain function gets the check its contract asks for
+    without writing it; one with ``**options`` checks its own)."""
+    import inspect
+
+    from .errors import ConfigError
+
+    try:
+        params = list(inspect.signature(build).parameters.values())[2:]  # after (variant, in_chans)
+    except (TypeError, ValueError):  # no signature to read: the builder checks its options itself
+        return options
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return options
+    valid = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], valid, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"unknown option {unknown[0]!r} for backbone {name!r} in model.backbone_options{hint} "
+                          f"(expected one of: {', '.join(valid) or 'none'})")
+    return options

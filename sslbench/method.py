@@ -37,7 +37,9 @@ class Method:
     ``--config`` and ``--set``), ``trains`` (False for methods without pretraining),
     ``needs_labels`` (True for supervised baselines), ``modality`` (``"image"`` or ``"video"``),
     ``modalities`` (every modality the method runs on, when it is more than ``modality``: the
-    siamese methods take image and video data alike, only data, views and backbones change).
+    siamese methods take image and video data alike, only data, views and backbones change),
+    ``unused_config`` (dotted config keys the method never reads, e.g.
+    ``("ssl.queue_size",)``: left out of its ``--dry-run`` config, its stored config and its hashes).
     """
 
     name: ClassVar[str]
@@ -48,6 +50,10 @@ class Method:
     needs_labels: ClassVar[bool] = False
     modality: ClassVar[str] = "image"
     modalities: ClassVar[tuple[str, ...]] = ()
+    #: ``section.field`` config keys (``"ssl.momentum"``) this method never reads: not shown, stored
+    #: nor hashed for it, so changing them cannot start a new pretraining. Declare only what
+    #: is really unused: a key left out of the hash that changes the weights would reuse stale ones.
+    unused_config: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def accepts(cls, modality: str) -> bool:
@@ -84,7 +90,7 @@ class Method:
 
 
 class MomentumMethod(Method):
-    """A siamese momentum method (SPEC §1): implement :meth:`loss`, the engine does the rest.
+    """A siamese momentum method (thesis 4.2, Fig. 4.1): implement :meth:`loss`, the engine does the rest.
 
     The engine builds online (encoder, projector, optional predictor) and target (encoder,
     projector, updated by EMA with the cosine momentum schedule) branches and a FIFO queue of
@@ -118,4 +124,55 @@ class MomentumMethod(Method):
     def loss(self, online: "torch.Tensor", target: "torch.Tensor", queue: "torch.Tensor") -> "torch.Tensor":
         """Loss of one direction: ``online`` (N, D) and ``target`` (N, D, no grad) l2-normalised
         embeddings of two views of the same images, ``queue`` (M, D) earlier target embeddings."""
+        raise NotImplementedError
+
+
+class SiameseMethod(Method):
+    """A method without momentum branch: every view goes through the same online network
+    (backbone, projector, optional predictor, built from ``model.*``) and :meth:`loss` relates the
+    embeddings of the views; implement it, the engine does the rest (training loop, AMP,
+    checkpoints, resume, DDP).
+
+    In-batch negatives: under DDP the embeddings are all-gathered across ranks with their gradient
+    (:func:`sslbench.engine.distributed.all_gather_with_grad`), so ``loss`` sees the whole global
+    batch, as one process would; ``gather_embeddings = False`` keeps each rank's own rows.
+    ``num_views`` global views (a ``num_views`` field of ``Params`` overrides the class attribute)
+    use ``ssl.online_aug`` for the first, ``ssl.target_aug`` for the second and ``ssl.online_aug``
+    for the others; ``ssl.local_crops`` multi-crop views follow. ``normalize`` l2-normalises the
+    embeddings before ``loss``. ``ssl.queue_size``, ``ssl.momentum`` and ``ssl.symmetric`` are
+    unused (not shown nor hashed).
+    """
+
+    modalities: ClassVar[tuple[str, ...]] = ("image", "video")
+    unused_config: ClassVar[tuple[str, ...]] = ("ssl.queue_size", "ssl.momentum", "ssl.symmetric")
+    num_views: int = 2
+    normalize: ClassVar[bool] = True
+    gather_embeddings: ClassVar[bool] = True
+
+    def __init__(self, params: Any, config: "RunConfig") -> None:
+        super().__init__(params, config)
+        from .errors import ConfigError
+
+        views = getattr(params, "num_views", type(self).num_views)
+        if isinstance(views, bool) or not isinstance(views, int) or views < 2:
+            raise ConfigError(f"invalid value {views!r} for {self.name}.num_views: expected an integer >= 2 "
+                              f"(a siamese method relates at least two views)")
+        self.num_views = views
+
+    def view_augmentations(self) -> "list[str | AugSpec]":
+        """``num_views`` global views (online, target, then online augmentation), then the local crops."""
+        from .augment import pretraining_views
+
+        online, target, *local = pretraining_views(self.config.ssl, self.config.data.input_size)
+        return [online, target, *[online] * (self.num_views - 2), *local]
+
+    def build(self, backbone: "nn.Module", num_classes: int) -> "nn.Module":
+        from .engine.multiview import SiameseLearner
+
+        return SiameseLearner(self, backbone, self.config)
+
+    def loss(self, z: "list[torch.Tensor]", p: "list[torch.Tensor]") -> "torch.Tensor":
+        """The scalar loss of one step: ``z[i]`` (N, D) is the projection of view ``i`` (the
+        ``num_views`` global views, then the local crops), ``p[i]`` its prediction (``p is z``
+        without predictor); N is the global batch (every rank's rows, in rank order)."""
         raise NotImplementedError

@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 import yaml
 
 from .config import (SECTIONS, TOP_LEVEL_KEYS as TOP_LEVEL, ConfigError, RunConfig, build_dataclass, launch_world_size,
-                     load_yaml, merge, top_level_section_error)
+                     load_yaml, merge, top_level_section_error, unused_keys, warn_unused)
 from .plugins import Registries, registries
 
 #: keys of a dumped config that are facts of the run, not settings: accepted in --config, then ignored
@@ -72,7 +72,8 @@ def resolve_config(method: str, dataset: str, protocols: list[str], config_file:
     config = RunConfig(method=method, dataset=dataset, protocols=list(protocols), seed=seed,
                        eval_dataset=eval_dataset, method_params=method_params, protocol_params=protocol_params,
                        trains=bool(getattr(method_cls, "trains", True)), world_size=launch_world_size(),
-                       **sections)
+                       unused=unused_keys(method_cls), **sections)
+    warn_unused(user, config.unused, method)
     _check_names(config, regs, method_cls, spec)
     return config
 

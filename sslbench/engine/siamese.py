@@ -1,4 +1,4 @@
-"""The siamese momentum learner of SPEC §1 (thesis Fig. 4.1, eq. 4.2, Algorithm A.1)."""
+"""The siamese momentum learner (thesis Fig. 4.1, eq. 4.2, Algorithm A.1)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..contracts import checked_loss
-from .heads import mlp
+from ..contracts import checked_loss, checked_views
+from .heads import predictor, projector
 from .queue import FeatureQueue
 from .schedules import ema_momentum
 
@@ -28,11 +28,8 @@ class MomentumLearner(nn.Module):
         m = config.model
         self.method = method
         self.backbone = backbone
-        self.projector = mlp(backbone.num_features, m.projector_hidden, m.projector_out, m.projector_layers, m.projector_bn)
-        self.predictor = (
-            mlp(m.projector_out, m.predictor_hidden, m.projector_out, m.predictor_layers, m.predictor_bn)
-            if m.predictor_layers > 0 else None
-        )
+        self.projector = projector(m, backbone.num_features)
+        self.predictor = predictor(m)
         self.target_backbone = copy.deepcopy(backbone)
         self.target_projector = copy.deepcopy(self.projector)
         for p in self.target_parameters():
@@ -69,6 +66,7 @@ class MomentumLearner(nn.Module):
         online branch only and each is paired with every target embedding (z2, and z1 when
         symmetric), the usual multi-crop convention; the loss is the mean over all pairs.
         """
+        views = checked_views(views, 2, self.method.name, "an online and a target view")
         x1, x2, local_views = views[0], views[1], views[2:]
         queue = self.queue.features
         k2 = self.target(x2)

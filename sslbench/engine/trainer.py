@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..augment import get_augmentation
-from ..contracts import learner_loss
+from ..contracts import checked_backbone_options, learner_loss
 from ..errors import ConfigError, TrainingError
 from . import checkpoint
 from . import distributed as dist
@@ -52,7 +52,7 @@ def build_backbone(registries: Any, name: str, in_chans: int, options: dict[str,
     """Build the registered backbone ``name`` (``prefix:variant`` for namespaces such as timm:)."""
     build = registries.backbones.get(name)
     variant = name.split(":", 1)[1] if ":" in name else ""
-    module = build(variant, in_chans, **options)
+    module = build(variant, in_chans, **checked_backbone_options(name, build, options))
     if not hasattr(module, "num_features"):
         raise TypeError(f"backbone {name!r} returned a module without 'num_features'")
     return module

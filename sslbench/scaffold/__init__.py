@@ -10,6 +10,8 @@ from string import Template
 from ..errors import SSLBenchError
 
 KINDS = ("method", "backbone", "dataset", "protocol")
+#: method templates: a MomentumMethod (EMA target, queue) or a SiameseMethod (no momentum branch)
+METHOD_TEMPLATES = ("momentum", "siamese")
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -22,10 +24,13 @@ def class_name(name: str) -> str:
     return "".join(part.capitalize() for part in re.split(r"[^0-9a-zA-Z]+", name) if part) or "Plugin"
 
 
-def new_plugin(name: str, kind: str, directory: Path) -> Path:
-    """Write ``directory/sslbench-<name>/`` for a plugin of ``kind``; refuses to overwrite."""
+def new_plugin(name: str, kind: str, directory: Path, template: str = "momentum") -> Path:
+    """Write ``directory/sslbench-<name>/`` for a plugin of ``kind`` (a method from ``template``);
+    refuses to overwrite."""
     if kind not in KINDS:
         raise SSLBenchError(f"unknown plugin kind {kind!r}: expected one of {', '.join(KINDS)}")
+    if template not in METHOD_TEMPLATES:
+        raise SSLBenchError(f"unknown method template {template!r}: expected one of {', '.join(METHOD_TEMPLATES)}")
     if not re.fullmatch(r"[a-z][a-z0-9-]*", name) or keyword.iskeyword(name):
         raise SSLBenchError(f"invalid plugin name {name!r}: expected lower-case letters, digits and '-'")
     root = directory / f"sslbench-{name}"
@@ -35,12 +40,13 @@ def new_plugin(name: str, kind: str, directory: Path) -> Path:
     values = {"name": name, "module": module, "cls": class_name(name), "kind": kind}
     files = {
         "pyproject.toml": "pyproject.toml.tmpl",
-        f"{module}/__init__.py": f"{kind}.py.tmpl",
+        f"{module}/__init__.py": f"{kind}_{template}.py.tmpl" if kind == "method" and template != "momentum"
+        else f"{kind}.py.tmpl",
         f"tests/test_{module}.py": f"test_{kind}.py.tmpl",
         "README.md": "README.md.tmpl",
     }
-    for target, template in files.items():
+    for target, source in files.items():
         path = root / target
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(Template((TEMPLATES / template).read_text()).substitute(values))
+        path.write_text(Template((TEMPLATES / source).read_text()).substitute(values))
     return root
