@@ -319,12 +319,13 @@ def test_an_image_ssl_start_gives_a_row_beside_comedian_and_random(runs, tmp_pat
 def test_a_checkpoint_of_any_step_evaluates_with_only_checkpoint(runs, tmp_path):
     root, out, _, _ = runs
     step1 = next((out / "pretrain").glob("comedian-step1-*/backbone.pt"))
-    finetuned = next((out / "spotting").glob("*-finetune-*/backbone.pt"))
-    for path in (step1, finetuned):
+    step2 = next((out / "pretrain").glob("comedian-step2-*/backbone.pt"))
+    finetuned = next((out / "spotting").glob("*-finetune-*/backbone.pt"))  # step 3, by the tamap protocol
+    for path in (step1, step2, finetuned):
         text = invoke("run", "-m", "random", "-d", "soccernet", "-p", "tamap", "--data-root", str(root),
                       "--checkpoint", str(path), *_sets(*TINY_TAMAP), "-o", str(tmp_path / "eval"), "--no-progress")
         assert f"weights from {path}" in text and "a_mAP" in text
-    assert len(list((tmp_path / "eval" / "spotting").glob("*-finetune-*"))) == 1  # the fine-tuned one is not again
+    assert len(list((tmp_path / "eval" / "spotting").glob("*-finetune-*"))) == 2  # the fine-tuned one is not again
 
 
 def test_two_nms_settings_keep_both_prediction_sets_and_nms_redoes_from_raw(runs, tmp_path):
