@@ -1,7 +1,40 @@
-"""sslbench: benchmark self-supervised visual representation learning methods through plugins."""
+"""sslbench: benchmark self-supervised visual representation learning methods through plugins.
 
-from .hookspecs import hookimpl
+The plugin API in one import: ``from sslbench import hookimpl, MomentumMethod, DatasetSpec,
+Protocol, Metric, ConfigError``. Names other than ``hookimpl`` load on first use, so importing
+sslbench stays light (no torch).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .contract.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
-__all__ = ["hookimpl", "__version__"]
+#: public name -> the module that defines it (imported when the name is first used)
+_LAZY = {
+    **dict.fromkeys(("Method", "MomentumMethod", "SiameseMethod", "load_presets"), "sslbench.method"),
+    "NoParams": "sslbench.contract.params",
+    **dict.fromkeys(("Protocol", "Metric"), "sslbench.contract.protocol"),
+    "DatasetSpec": "sslbench.data",
+    "registries": "sslbench.contract.loading",
+    **dict.fromkeys(("SSLBenchError", "ConfigError", "DatasetError", "PluginError", "UnknownNameError",
+                     "DuplicateNameError", "TrainingError", "StoreError"), "sslbench.contract.errors"),
+}
+
+__all__ = ["hookimpl", "__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sslbench' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

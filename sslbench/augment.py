@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from .errors import ConfigError
+from .contract.errors import ConfigError
 
 if TYPE_CHECKING:
     from .config import SSLConfig

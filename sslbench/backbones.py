@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .errors import ConfigError
+from .contract.errors import ConfigError
 
 
 class PooledEncoder(nn.Module):

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import fnmatch
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .errors import SSLBenchError, UnknownNameError
-
-DEFAULT_OUTPUT = "sslbench-runs"
-
-
-def _output_dir(value: str | None) -> Path:
-    return Path(value or os.environ.get("SSLBENCH_OUTPUT_DIR") or DEFAULT_OUTPUT)
+from .contract.errors import SSLBenchError, UnknownNameError
+from .output import DEFAULT_OUTPUT
+from .output import emit as _emit
+from .output import output_dir as _output_dir
 
 
 class SSLBenchGroup(click.Group):
@@ -127,7 +123,7 @@ def run(method: str, protocols: str, dataset: str, backbone: str | None, eval_da
 @click.argument("pattern", required=False)
 def list_(kind: str | None, pattern: str | None) -> None:
     """List registered plugin objects, optionally of one KIND and matching a glob PATTERN."""
-    from .plugins import registries
+    from .contract.loading import registries
 
     regs = registries()
     kinds = [kind] if kind else ["methods", "backbones", "datasets", "protocols"]
@@ -148,7 +144,7 @@ def list_(kind: str | None, pattern: str | None) -> None:
 def plugins() -> None:
     """Show loaded plugins (distribution, version, hooks), plugins that failed to load, and names
     two plugins registered (only commands using such a name fail)."""
-    from .plugins import conflicts, plugin_infos, registries
+    from .contract.loading import conflicts, plugin_infos, registries
 
     registries()
     for info in plugin_infos():
@@ -174,15 +170,6 @@ def _csv(value: str | None) -> list[str]:
 
 def _store_path(output_dir: str | None) -> Path:
     return _output_dir(output_dir) / "results.sqlite"
-
-
-def _emit(text: str, save: str | None) -> None:
-    if save:
-        Path(save).parent.mkdir(parents=True, exist_ok=True)
-        Path(save).write_text(text, encoding="utf-8")
-        click.echo(f"wrote {save}", err=True)
-    else:
-        click.echo(text, nl=False)
 
 
 _TABLE_FORMATS = ["markdown", "latex", "csv", "html"]
@@ -248,7 +235,7 @@ def compare(methods: str, protocols: str, datasets: str, seeds: str, sweeps: tup
     """Run a methods x datasets x sweeps x seeds grid and print its table. Finished cells (same
     config and protocol in the store) are skipped, so re-running continues an interrupted grid."""
     from .config import parse_set
-    from .plugins import registries
+    from .contract.loading import registries
     from .reporting.grid import expand, parse_sweeps, plan, run_grid
     from .reporting.records import latest, protocol_defaults, untrained_methods, with_eval_keys
     from .reporting.render import render
@@ -457,7 +444,7 @@ cli.add_command(_suite_group)
 
 def _add_plugin_commands() -> None:
     """Each plugin's commands; one that fails is named once on stderr and the others still load."""
-    from .plugins import get_plugin_manager
+    from .contract.loading import get_plugin_manager
 
     for impl in reversed(get_plugin_manager().hook.register_commands.get_hookimpls()):  # registration order
         try:

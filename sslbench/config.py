@@ -14,7 +14,7 @@ from typing import Any, Literal, Mapping
 
 import yaml
 
-from .errors import ConfigError
+from .contract.errors import ConfigError
 
 
 def check(condition: bool, key: str, value: Any, expected: str) -> None:
@@ -296,7 +296,7 @@ def unused_keys(method: type) -> tuple[str, ...]:
         section, _, name = key.partition(".") if isinstance(key, str) else ("", "", "")
         fields = {f.name for f in dataclasses.fields(SECTIONS[section])} if section in SECTIONS else set()
         if name not in fields:
-            from .plugins import plugin_error
+            from .contract.loading import plugin_error
 
             raise plugin_error("method", getattr(method, "name", method.__name__),
                                f"unused_config names {key!r}, expected section.field keys of the run config "

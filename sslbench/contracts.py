@@ -11,12 +11,12 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .errors import SSLBenchError
-from .protocol import Metric
+from .contract.errors import SSLBenchError
+from .contract.protocol import Metric
 
 
 def _error(kind: str, name: str, message: str) -> SSLBenchError:
-    from .plugins import plugin_error
+    from .contract.loading import plugin_error
 
     return plugin_error(kind, name, message)
 
@@ -100,7 +100,7 @@ def checked_backbone_options(name: str, build: Any, options: dict[str, Any]) -> 
     without writing it; one with ``**options`` checks its own)."""
     import inspect
 
-    from .errors import ConfigError
+    from .contract.errors import ConfigError
 
     try:
         params = list(inspect.signature(build).parameters.values())[2:]  # after (variant, in_chans)

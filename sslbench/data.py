@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 if TYPE_CHECKING:
     from torch.utils.data import Dataset
 
-    from .errors import PluginError
+    from .contract.errors import PluginError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -74,8 +74,8 @@ def class_count(spec: DatasetSpec, dataset: Any) -> int:
 
 def contract_error(dataset: str, message: str) -> "PluginError":
     """A broken dataset contract as one line naming the plugin (and distribution) that registered it."""
-    from .errors import PluginError
-    from .plugins import plugin_infos, registries
+    from .contract.errors import PluginError
+    from .contract.loading import plugin_infos, registries
 
     plugin, distribution = "unknown", None
     try:
@@ -196,11 +196,12 @@ def open_split(spec: DatasetSpec, config: Any, split: str, root: str | None, pur
                clips: int = 2) -> "Dataset":
     """``spec.load`` for this run, checked against the contract: the one way splits are opened
     (preflight, pretraining, evaluation). Video splits get the clip sampling of ``purpose``
-    (:func:`sslbench.video.pipeline.load_split`, which checks them)."""
-    if spec.modality == "video":
-        from .video.pipeline import load_split
+    (:func:`sslbench.video.pipeline.load_split`, which checks them), through the modality's steps."""
+    from .contract.modality import modality
 
-        return load_split(spec, config, split, purpose, clips, root=root)
+    steps = modality(spec.modality)
+    if steps.open_split is not None:
+        return steps.open_split(spec, config, split, purpose, clips, root)
     dataset = spec.load(root, split, int(round(config.data.input_size * 8 / 7)))
     if spec.modality == "image":  # other modalities (soccernet: whole games) define their own items
         check_dataset(dataset, spec, split)

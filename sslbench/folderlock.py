@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator
 
-from .errors import SSLBenchError
+from .contract.errors import SSLBenchError
 
 try:
     import fcntl

@@ -21,7 +21,7 @@ import yaml
 
 from . import folderlock
 from .atomic import is_temp_name, remove_if_unlocked, stale_temps
-from .errors import SSLBenchError
+from .contract.errors import SSLBenchError
 
 KINDS = ("pretrain", "features", "spotting", "temp")
 _HASH = re.compile(r"^[0-9a-f]{16}$")  # RunConfig.pretrain_hash()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 import yaml
+
+from .contract.params import NoParams
 
 if TYPE_CHECKING:  # torch is imported only when a method is built
     import torch
@@ -14,11 +15,6 @@ if TYPE_CHECKING:  # torch is imported only when a method is built
 
     from .augment import AugSpec
     from .config import RunConfig
-
-
-@dataclass
-class NoParams:
-    """A method or protocol without hyper-parameters of its own."""
 
 
 def load_presets(path: str | Path) -> dict[str, dict[str, Any]]:
@@ -105,7 +101,7 @@ class MomentumMethod(Method):
     def __init__(self, params: Any, config: "RunConfig") -> None:
         super().__init__(params, config)
         if self.needs_queue and config is not None and config.ssl.queue_size < 1:
-            from .errors import ConfigError
+            from .contract.errors import ConfigError
 
             raise ConfigError(f"invalid value {config.ssl.queue_size} for ssl.queue_size: {self.name} needs a queue "
                               f"(its loss relates embeddings to the queue's entries)")
@@ -151,7 +147,7 @@ class SiameseMethod(Method):
 
     def __init__(self, params: Any, config: "RunConfig") -> None:
         super().__init__(params, config)
-        from .errors import ConfigError
+        from .contract.errors import ConfigError
 
         views = getattr(params, "num_views", type(self).num_views)
         if isinstance(views, bool) or not isinstance(views, int) or views < 2:

@@ -15,7 +15,7 @@ import yaml
 
 from .config import (SECTIONS, TOP_LEVEL_KEYS as TOP_LEVEL, ConfigError, RunConfig, build_dataclass, launch_world_size,
                      load_yaml, merge, top_level_section_error, unused_keys, warn_unused)
-from .plugins import Registries, registries
+from .contract.loading import Registries, registries
 
 #: keys of a dumped config that are facts of the run, not settings: accepted in --config, then ignored
 FACTS = ("trains", "world_size")
@@ -197,11 +197,11 @@ def preflight(config: RunConfig, output_dir: Path, regs: Registries,
               checkpoint_path: str | Path | None = None, check_store: bool = True) -> Opened:
     """Everything the run will read, checked before its first training step, so that a bad split
     fails in seconds rather than after the pretraining: the pretraining split (when it will be
-    trained on) and every split each protocol reads (:meth:`sslbench.protocol.Protocol.splits`, on
+    trained on) and every split each protocol reads (:meth:`sslbench.contract.protocol.Protocol.splits`, on
     ``--eval-dataset`` for a transfer) are opened and their first items checked against the
     dataset contract, every file of the evaluated splits decoded when the dataset can (``verify()``,
     up to :data:`VERIFY_LIMIT` items: ImageNet's val, not its 1.28M training images); each
-    protocol's own :meth:`~sslbench.protocol.Protocol.preflight`; the results store's
+    protocol's own :meth:`~sslbench.contract.protocol.Protocol.preflight`; the results store's
     ``PRAGMA quick_check``. (Roots, backbone options and a writable output folder are checked just
     before.) Under torchrun the other ranks only open the pretraining split."""
     from .data import open_split
@@ -267,7 +267,7 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
     from .engine import distributed as dist
     from .engine.evaluation import EvalContext, load_backbone_checkpoint
     from .engine.trainer import BACKBONE, build_backbone, pick_device, seed_everything
-    from .protocol import Metric
+    from .contract.protocol import Metric
     from .contracts import checked_metrics, plugin_code
     from .store import ResultRow, insert
 
@@ -416,7 +416,7 @@ def _check_world_size(config: RunConfig, actual: int) -> None:
 
 def _check_root_exists(spec: Any, root: str | None) -> None:
     """A missing dataset root fails before anything is written, naming the expected layout."""
-    from .errors import DatasetError
+    from .contract.errors import DatasetError
 
     if spec.needs_root and root and not Path(root).expanduser().is_dir():
         raise DatasetError(f"dataset root {root!r} for {spec.name!r} does not exist: expected a folder"
@@ -424,7 +424,7 @@ def _check_root_exists(spec: Any, root: str | None) -> None:
 
 
 def _ensure_writable(output_dir: Path) -> None:
-    from .errors import SSLBenchError
+    from .contract.errors import SSLBenchError
 
     try:
         output_dir.mkdir(parents=True, exist_ok=True)

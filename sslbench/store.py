@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from .atomic import atomic_write
-from .errors import StoreError
+from .contract.errors import StoreError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -207,7 +207,7 @@ def read(path: str | Path) -> "Any":
 def check(path: str | Path) -> None:
     """Before a run's first step: an existing store SQLite cannot read, or whose
     ``PRAGMA quick_check`` fails, is a one-line error naming the file (a new store is fine)."""
-    from .errors import StoreError
+    from .contract.errors import StoreError
 
     path = Path(path)
     if not path.exists():

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from .errors import DatasetError
+from .contract.errors import DatasetError
 
 if TYPE_CHECKING:
     import torch

@@ -25,7 +25,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .datasets import decode_rgb, resize_center_square, verify_images
-from .errors import DatasetError
+from .contract.errors import DatasetError
 
 VOC_CLASSES = (
     "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow", "diningtable", "dog",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sslbench import plugins
+from sslbench.contract import loading as plugins
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ import torch
 
 from sslbench.engine import distributed as dist
 from sslbench.engine.trainer import pretrain
-from sslbench.plugins import registries
+from sslbench.contract.loading import registries
 from sslbench.runner import resolve_config
 from sslbench_moco import MoCo
 

@@ -13,7 +13,7 @@ def digits_context(cache_dir: Path | None, weights_id: str = "w0", width: int = 
     """(EvalContext, forward-call counter) for ``dataset`` with a seeded convnet-small backbone."""
     from sslbench.engine.evaluation import EvalContext
     from sslbench.engine.trainer import build_backbone
-    from sslbench.plugins import registries
+    from sslbench.contract.loading import registries
     from sslbench.runner import resolve_config
 
     regs = registries()

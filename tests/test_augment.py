@@ -10,8 +10,8 @@ from sslbench.augment import AUGMENTATIONS, LOCAL_CROPS, get_augmentation, local
 from sslbench.cli import cli
 from sslbench.config import SSLConfig, parse_set
 from sslbench.engine.augment import augment_batch
-from sslbench.errors import ConfigError
-from sslbench.plugins import registries
+from sslbench.contract.errors import ConfigError
+from sslbench.contract.loading import registries
 from sslbench.runner import resolve_config
 
 from helpers import TINY

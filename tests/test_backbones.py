@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from sslbench.errors import ConfigError
+from sslbench.contract.errors import ConfigError
 from sslbench.engine.trainer import build_backbone
-from sslbench.plugins import registries
+from sslbench.contract.loading import registries
 
 
 @pytest.mark.parametrize("name,options,size,dim", [

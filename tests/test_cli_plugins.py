@@ -3,7 +3,7 @@
 import pytest
 from click.testing import CliRunner
 
-from sslbench import plugins
+from sslbench.contract import loading as plugins
 from sslbench.cli import cli
 
 from helpers import TINY, run_cli

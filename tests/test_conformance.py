@@ -2,7 +2,7 @@
 
 import pytest
 
-from sslbench.plugins import registries, reset
+from sslbench.contract.loading import registries, reset
 from sslbench.testing import METHOD_CHECKS, check_backbone, run_checks
 
 METHODS = registries().methods.list()
@@ -23,7 +23,8 @@ def test_backbone_conformance(name):
 def test_check_plugin_reports_failures_without_crashing():
     import types
 
-    from sslbench import hookimpl, plugins
+    from sslbench import hookimpl
+    from sslbench.contract import loading as plugins
     from sslbench_moco import MoCo
 
     class Broken(MoCo):

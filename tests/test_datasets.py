@@ -8,7 +8,7 @@ import torch
 
 from sslbench.datasets import (TensorImageDataset, imagenet100_classes, load_cifar, load_digits,
                                load_imagefolder, load_imagenet100)
-from sslbench.errors import DatasetError
+from sslbench.contract.errors import DatasetError
 
 
 def test_digits_is_a_fixed_stratified_split_of_sklearn_digits():

@@ -12,10 +12,11 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
-from sslbench import hookimpl, plugins
+from sslbench import hookimpl
+from sslbench.contract import loading as plugins
 from sslbench.data import DatasetSpec, check_dataset, class_count
 from sslbench.datasets import TensorImageDataset
-from sslbench.errors import DatasetError, PluginError
+from sslbench.contract.errors import DatasetError, PluginError
 
 
 class Items(Dataset):

@@ -11,8 +11,8 @@ from PIL import Image
 
 from sslbench.cli import cli
 from sslbench.datasets import load_stl10, load_tiny_imagenet
-from sslbench.errors import DatasetError
-from sslbench.plugins import registries
+from sslbench.contract.errors import DatasetError
+from sslbench.contract.loading import registries
 
 # ----------------------------------------------------------------- STL-10
 

@@ -43,7 +43,7 @@ def test_second_run_with_same_config_reuses_the_pretraining(tmp_path):
 
 
 def test_resume_continues_from_the_epoch_checkpoint_to_the_same_weights(tmp_path):
-    from sslbench.plugins import registries
+    from sslbench.contract.loading import registries
     from sslbench.runner import resolve_config
     from sslbench.engine.trainer import pretrain
 

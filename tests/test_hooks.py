@@ -7,10 +7,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from sslbench import hookimpl, hookspecs, plugins
+from sslbench import hookimpl
+from sslbench.contract import hookspecs, loading as plugins
 from sslbench.cli import cli
 from sslbench.data import DatasetSpec
-from sslbench.protocol import Metric, Protocol
+from sslbench.contract.protocol import Metric, Protocol
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from sslbench import hookimpl, plugins
+from sslbench import hookimpl
+from sslbench.contract import loading as plugins
 from sslbench.cli import cli
 from sslbench.data import DatasetSpec
 from sslbench.store import read
@@ -281,7 +282,7 @@ def test_world_size_is_part_of_the_pretraining_identity(monkeypatch, tmp_path):
 
 
 def test_a_config_resolved_for_another_world_size_is_refused_before_any_output(monkeypatch, tmp_path):
-    from sslbench.errors import ConfigError
+    from sslbench.contract.errors import ConfigError
     from sslbench.runner import run
 
     config = _moco(monkeypatch, 2)

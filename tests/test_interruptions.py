@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from sslbench.atomic import atomic_write, remove_stale_temps, stale_temps, temp_beside
 from sslbench.cli import cli
 from sslbench.engine import checkpoint
-from sslbench.errors import TrainingError
+from sslbench.contract.errors import TrainingError
 
 # 1,437 digits at batch 512: 2 steps an epoch, a 4-channel network
 SMALL = ("--set", "model.backbone_options={width: 4}", "--batch-size", "512", "--set", "knn.k=[5]", "--no-progress")
@@ -45,7 +45,7 @@ def _logged_epochs(run_dir):
 
 def _interrupt_at_step(monkeypatch, at_step):
     """Ctrl-C when moco's pretraining reaches ``at_step``; returns a function that disarms it."""
-    from sslbench.plugins import registries
+    from sslbench.contract.loading import registries
 
     moco = registries().methods.get("moco")
     original = moco.on_step
@@ -140,7 +140,7 @@ def test_ctrl_c_before_the_first_checkpoint_says_the_run_starts_over(tmp_path, m
 
 
 def _resume_setup(tmp_path, epochs=2):
-    from sslbench.plugins import registries
+    from sslbench.contract.loading import registries
     from sslbench.runner import resolve_config
 
     sets = {"train": {"epochs": epochs, "batch_size": 512}, "model": {"backbone_options": {"width": 4}}}

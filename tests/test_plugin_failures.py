@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 from helpers import one_error_line, run_cli
 
-from sslbench import plugins
+from sslbench.contract import loading as plugins
 from sslbench.cli import cli
-from sslbench.errors import PluginError
+from sslbench.contract.errors import PluginError
 
 FAST = ("--set", "model.backbone_options={width: 4}", "--set", "train.max_steps=2", "--set", "knn.k=[5]",
         "--no-progress")
@@ -37,7 +37,7 @@ def register_methods(register):
 
 BAD_PROTOCOLS = '''
 from sslbench import hookimpl
-from sslbench.protocol import Metric, Protocol
+from sslbench.contract.protocol import Metric, Protocol
 
 
 class NanProbe(Protocol):
@@ -189,7 +189,7 @@ def test_metric_checks_accept_numpy_numbers():
     import numpy as np
 
     from sslbench.contracts import checked_metrics
-    from sslbench.protocol import Metric
+    from sslbench.contract.protocol import Metric
 
     metrics = [Metric("acc", np.float32(0.5)), Metric("err", 3, higher_is_better=np.bool_(False))]
     assert checked_metrics(metrics, "knn") == metrics

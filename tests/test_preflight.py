@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from sslbench.cli import cli
 from sslbench.config import ConfigError
-from sslbench.plugins import registries
+from sslbench.contract.loading import registries
 from sslbench.runner import preflight, resolve_config
 from sslbench.video import synthetic
 
@@ -133,7 +133,8 @@ def test_no_warning_when_the_root_is_read_by_the_transfer_dataset(tmp_path, capl
 
     import torch
 
-    from sslbench import hookimpl, plugins
+    from sslbench import hookimpl
+    from sslbench.contract import loading as plugins
     from sslbench.data import DatasetSpec
     from sslbench.datasets import TensorImageDataset
 

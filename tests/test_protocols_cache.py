@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from sslbench.cli import cli
 from sslbench.engine.evaluation import extract_features
-from sslbench.errors import SSLBenchError
+from sslbench.contract.errors import SSLBenchError
 from sslbench.protocols.knn import KNN, KNNParams
 from sslbench.protocols.linear import Linear, LinearParams
 from sslbench.protocols.lowshot import LowShot, LowShotParams

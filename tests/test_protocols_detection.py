@@ -110,7 +110,7 @@ def test_run_detection_on_a_generated_coco_set(tmp_path, head):
 def test_c4_detector_is_the_pretrained_resnet_up_to_c4_with_res5_in_the_shared_roi_head():
     """Thesis 4.4.4: Mask R-CNN initialised "up to the C4 layer" (detectron2's R50-C4)."""
     from sslbench.engine.trainer import build_backbone
-    from sslbench.plugins import registries
+    from sslbench.contract.loading import registries
     from sslbench.protocols.detection import build_detector
 
     torch.manual_seed(0)
@@ -173,7 +173,7 @@ def test_eval_data_root_points_the_transfer_dataset_at_its_own_folder(tmp_path):
 
 
 def test_eval_data_root_without_a_transfer_dataset_is_refused():
-    from sslbench.errors import ConfigError
+    from sslbench.contract.errors import ConfigError
     from sslbench.runner import resolve_config
 
     with pytest.raises(ConfigError, match="data.eval_root '/voc' is only used with --eval-dataset"):

@@ -5,7 +5,7 @@ import torch
 from click.testing import CliRunner
 
 from sslbench.cli import cli
-from sslbench.errors import ConfigError
+from sslbench.contract.errors import ConfigError
 from sslbench.protocols.finetune import Finetune, FinetuneParams
 
 from protocols_support import digits_context, single_thread  # noqa: F401 (autouse fixture)

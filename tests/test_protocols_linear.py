@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from sslbench.errors import ConfigError
+from sslbench.contract.errors import ConfigError
 from sslbench.protocols.linear import (Linear, LinearParams, accuracy, fit_logistic_lbfgs, lbfgs_probe,
                                        stratified_split)
 

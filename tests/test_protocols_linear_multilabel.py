@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from sslbench.errors import SSLBenchError
+from sslbench.contract.errors import SSLBenchError
 from sslbench.protocols.linear import Linear, LinearParams
 from sslbench.protocols.multilabel import fit_binary_lbfgs
 

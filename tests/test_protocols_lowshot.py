@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from sslbench.cli import cli
-from sslbench.errors import DatasetError
+from sslbench.contract.errors import DatasetError
 from sslbench.protocols.lowshot import (LowShotParams, interpolated_ap, l2_normalize, lowshot_multilabel,
                                         lowshot_singlelabel, mean_ap, run_lowshot, sample_multilabel, voc07_ap)
 from sslbench.voc import VOC_CLASSES, VOCClassification

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from sslbench.errors import SSLBenchError
+from sslbench.contract.errors import SSLBenchError
 from sslbench.protocols.knn import KNN, KNNParams, knn_predict, nearest_neighbours
 from sslbench.protocols.retrieval import Retrieval, RetrievalParams, recall_at_k
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from sslbench.errors import DuplicateNameError, UnknownNameError
-from sslbench.registry import Registry
+from sslbench.contract.errors import DuplicateNameError, UnknownNameError
+from sslbench.contract.registry import Registry
 
 
 def test_duplicate_name_raises_naming_both_registrants():

@@ -146,8 +146,8 @@ def test_non_finite_loss_stops_with_one_line(tmp_path):
 
 def test_non_finite_loss_keeps_the_last_good_checkpoint(tmp_path):
     from sslbench.engine.trainer import pretrain
-    from sslbench.errors import TrainingError
-    from sslbench.plugins import registries
+    from sslbench.contract.errors import TrainingError
+    from sslbench.contract.loading import registries
     from sslbench.runner import resolve_config
     from sslbench_moco import MoCo
 

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from sslbench.cli import cli
-from sslbench.errors import SSLBenchError
+from sslbench.contract.errors import SSLBenchError
 from sslbench.reporting.exchange import export_store, import_file
 from sslbench.reporting.render import render
 from sslbench.reporting.tables import build_table

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from sslbench.cli import cli
-from sslbench.errors import SSLBenchError
+from sslbench.contract.errors import SSLBenchError
 from sslbench.reporting.grid import Cell, cell_sets, expand, parse_sweeps, plan
 
 # tiny and fast: one optimiser step on small batches, a narrow network, a 1-epoch probe

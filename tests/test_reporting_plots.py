@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from sslbench.cli import cli
-from sslbench.errors import SSLBenchError
+from sslbench.contract.errors import SSLBenchError
 from sslbench.reporting.plots import loss_curves, metric_curve, metric_vs_value, pretrain_dirs, save
 
 from reporting_records import add, add_many, config, frame

@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from sslbench.errors import SSLBenchError
+from sslbench.contract.errors import SSLBenchError
 from sslbench.reporting.render import latex_escape, render
 from sslbench.reporting.tables import build_table
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sslbench.errors import SSLBenchError
+from sslbench.contract.errors import SSLBenchError
 from sslbench.reporting.records import apply_where, eval_key
 from sslbench.reporting.tables import BEST, SECOND, build_table, cell, mark_groups, rank_marks
 

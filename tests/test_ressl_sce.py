@@ -11,8 +11,8 @@ import torch
 from click.testing import CliRunner
 
 from sslbench.cli import cli
-from sslbench.errors import ConfigError
-from sslbench.plugins import registries
+from sslbench.contract.errors import ConfigError
+from sslbench.contract.loading import registries
 from sslbench.runner import resolve_config
 from sslbench_ressl.loss import ressl_loss
 from sslbench_sce.loss import sce_loss

@@ -14,9 +14,9 @@ from click.testing import CliRunner
 from helpers import one_error_line
 from reporting_records import add
 
-from sslbench import plugins
+from sslbench.contract import loading as plugins
 from sslbench.cli import cli
-from sslbench.errors import StoreError
+from sslbench.contract.errors import StoreError
 from sslbench.store import ResultRow, check, insert, read
 
 FAST = ("--set", "model.backbone_options={width: 4}", "--set", "knn.k=[5]", "--no-progress")
@@ -25,7 +25,7 @@ FAST = ("--set", "model.backbone_options={width: 4}", "--set", "knn.k=[5]", "--n
 #: a full disk or a bad copy would: the store cannot be written at the very end of the run
 CORRUPTER = '''
 from sslbench import hookimpl
-from sslbench.protocol import Metric, Protocol
+from sslbench.contract.protocol import Metric, Protocol
 
 
 class Corrupter(Protocol):

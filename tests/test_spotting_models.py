@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sslbench.engine.trainer import build_backbone
-from sslbench.plugins import registries
+from sslbench.contract.loading import registries
 from sslbench.spotting.models import build_video_transformer, count_parameters, random_token_mask
 
 # Table C.1, millions: spatial, temporal, global (encoders without heads).
@@ -71,7 +71,7 @@ def test_random_token_mask_has_the_ratio(ratio, expected):
 
 
 def test_unknown_option_names_the_backbone():
-    from sslbench.errors import ConfigError
+    from sslbench.contract.errors import ConfigError
 
     with pytest.raises(ConfigError, match="vivit-tiny"):
         build_backbone(registries(), "vivit-tiny", 3, {"token": 3})

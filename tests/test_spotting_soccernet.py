@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from helpers import run_cli
 
-from sslbench.errors import DatasetError
+from sslbench.contract.errors import DatasetError
 from sslbench.spotting import soccernet
 from sslbench.spotting.inference import token_times
 from sslbench.spotting.synthetic import write_soccernet

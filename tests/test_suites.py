@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from helpers import repo_root
-from sslbench.plugins import registries
+from sslbench.contract.loading import registries
 from sslbench.suites.library import suite_files
 from sslbench.suites.plan import Roots, jobs, plan_suite
 from sslbench.suites.spec import SuiteError, load_suite

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from helpers import run_cli
 
-from sslbench.errors import SSLBenchError
+from sslbench.contract.errors import SSLBenchError
 from sslbench.spotting import tamap
 from sslbench.spotting.synthetic import synthetic_games, write_games
 from sslbench.spotting.tamap import CLASSES, HALF_FRAMES, evaluate_folders, evaluate_spotting

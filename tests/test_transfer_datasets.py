@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sslbench.errors import DatasetError
-from sslbench.plugins import registries
+from sslbench.contract.errors import DatasetError
+from sslbench.contract.loading import registries
 from sslbench.transfer_datasets import CALTECH_TRAIN_PER_CLASS, TRANSFER_SETS, load_transfer
 from transfer_fixture import BUILDERS
 

@@ -16,7 +16,7 @@ from helpers import repo_root
 from sslbench import safe_pickle
 from sslbench.cli import cli
 from sslbench.datasets import load_cifar
-from sslbench.errors import DatasetError
+from sslbench.contract.errors import DatasetError
 
 
 class _Touch:
@@ -106,7 +106,7 @@ def test_random_bytes_checkpoint_is_one_line_without_torchs_unsafe_advice(tmp_pa
 
 def test_hostile_checkpoint_never_runs(tmp_path):
     from sslbench.engine import checkpoint
-    from sslbench.errors import SSLBenchError
+    from sslbench.contract.errors import SSLBenchError
 
     marker = tmp_path / "pwned"
     path = tmp_path / "backbone.pt"

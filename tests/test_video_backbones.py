@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from sslbench.engine.trainer import build_backbone
-from sslbench.errors import ConfigError
-from sslbench.plugins import registries
+from sslbench.contract.errors import ConfigError
+from sslbench.contract.loading import registries
 from sslbench.video.backbones import ResNet3D
 
 # Table B.1, written out: per stage res2..res5, the (temporal kernel, spatial kernel, width) of

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from sslbench.errors import DatasetError
+from sslbench.contract.errors import DatasetError
 from sslbench.video import synthetic
 from sslbench.video.datasets import (decode_clips, load_hmdb51, load_kinetics, load_ucf101, load_videofolder)
 from sslbench.video.sampling import ClipSampling, sample_clips

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from sslbench.cli import cli
 from sslbench.config import parse_set
-from sslbench.plugins import registries
+from sslbench.contract.loading import registries
 from sslbench.runner import resolve_config
 from sslbench.video import synthetic
 
@@ -152,7 +152,7 @@ def test_video_presets_follow_table_b2(method, dataset):
 
 
 def test_methods_of_one_modality_are_rejected_on_the_other():
-    from sslbench.errors import ConfigError
+    from sslbench.contract.errors import ConfigError
     from sslbench.method import Method
 
     class ImageOnly(Method):

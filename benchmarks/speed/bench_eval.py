@@ -95,7 +95,7 @@ def bench_knn(n_bank: int, n_queries: int, dim: int, k: int, device: torch.devic
 def bench_linear(epochs: int, width: int, device: torch.device) -> None:
     from sslbench.engine.evaluation import EvalContext, eval_batches
     from sslbench.engine.trainer import build_backbone
-    from sslbench.plugins import registries
+    from sslbench.contract.loading import registries
     from sslbench.protocols.linear import Linear, LinearParams, fit_sgd
     from sslbench.runner import resolve_config
 

@@ -32,7 +32,7 @@ from sslbench.backbones import build_convnet_small
 from sslbench.datasets import load_digits
 from sslbench.engine.augment import augment_batch
 from sslbench.engine.trainer import pretrain
-from sslbench.plugins import registries
+from sslbench.contract.loading import registries
 from sslbench.runner import resolve_config
 
 BATCH, SIZE, QUEUE, TAU, M0, LR = 128, 16, 256, 0.2, 0.99, 0.12

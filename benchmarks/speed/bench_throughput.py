@@ -21,7 +21,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from _machine import describe
 from sslbench.engine.trainer import build_backbone, pick_device
-from sslbench.plugins import registries
+from sslbench.contract.loading import registries
 from sslbench.runner import resolve_config
 
 

@@ -38,7 +38,7 @@ from typing import Any
 
 from sslbench import hookimpl
 from sslbench.config import check
-from sslbench.errors import ConfigError
+from sslbench.contract.errors import ConfigError
 from sslbench.method import Method
 
 

@@ -22,7 +22,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from sslbench.errors import ConfigError
+from sslbench.contract.errors import ConfigError
 
 CHOICES = ("none", "imagenet-supervised")
 #: timm tags of the thesis's supervised ImageNet weights (Table 6.5: "ImageNet21k supervised")

@@ -27,7 +27,7 @@ from sslbench.engine import checkpoint
 from sslbench.engine.heads import mlp
 from sslbench.engine.queue import FeatureQueue
 from sslbench.engine.schedules import ema_momentum
-from sslbench.errors import ConfigError
+from sslbench.contract.errors import ConfigError
 from sslbench.spotting import soccernet
 from sslbench.spotting.models import VideoTransformer, random_token_mask
 from sslbench.spotting.training import (augment_batch, augmentation, batched, clip_starts, frame_size, n_steps,

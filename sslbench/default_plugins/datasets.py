@@ -4,6 +4,7 @@ ImageNet100 and ImageNet; videos: Kinetics-400/200, UCF101, HMDB51 and any video
 from __future__ import annotations
 
 from sslbench import hookimpl
+from sslbench.contract.modality import Modality, register_modality
 from sslbench.data import DatasetSpec
 
 DIGITS_MEAN, DIGITS_STD = (0.3053,), (0.3760,)
@@ -102,6 +103,22 @@ def _hmdb51(root, split, image_size, data=None):
     from sslbench.video.datasets import load_hmdb51
 
     return load_hmdb51(root, split, image_size, data)
+
+
+def _open_video_split(spec, config, split, purpose, clips, root):
+    from sslbench.video.pipeline import load_split
+
+    return load_split(spec, config, split, purpose, clips, root=root)
+
+
+def _video_features(ctx, split, out_path, labels_path):
+    from sslbench.video.evaluation import multiview_features
+
+    return multiview_features(ctx, split, out_path=out_path, labels_path=labels_path)
+
+
+#: what the engine does differently for videos (sslbench.contract.modality), beside their datasets
+register_modality(Modality("video", open_split=_open_video_split, features=_video_features))
 
 
 #: Video datasets (thesis chapter 5, B.1): ResNet3D-18, 8 frames of 2.56 s at 224 pixels; the

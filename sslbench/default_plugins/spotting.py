@@ -46,7 +46,7 @@ def register_commands(cli):
     @click.option("--min-score", type=float, default=0.0, show_default=True, help="Drop lower scores.")
     def spotting_nms(raw_dir: str, output_dir: str, nms: str, window: float | None, decay: str, min_score: float) -> None:
         """Redo NMS on kept raw scores: RAW_DIR/<game>/raw_predictions.npz -> OUTPUT_DIR/<game>/results_spotting.json."""
-        from sslbench.errors import SSLBenchError
+        from sslbench.contract.errors import SSLBenchError
         from sslbench.spotting.inference import predictions_from_raw
 
         if window is not None and not window > 0:

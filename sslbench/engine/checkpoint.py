@@ -9,7 +9,7 @@ from typing import Any, Mapping
 import torch
 
 from ..atomic import atomic_write
-from ..errors import SSLBenchError
+from ..contract.errors import SSLBenchError
 
 __all__ = ["atomic_write", "save", "load", "write_text", "backbone_record", "recorded_backbone"]
 

@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..augment import AugSpec
 from ..datasets import TensorImageDataset
-from ..errors import SSLBenchError
+from ..contract.errors import SSLBenchError
 from . import distributed as dist
 from .augment import augment_batch, resize_eval
 

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ..config import stable_hash
-from ..errors import SSLBenchError
+from ..contract.errors import SSLBenchError
 from ..atomic import public_mode, temp_beside
 from . import checkpoint
 from . import distributed as dist
@@ -153,11 +153,11 @@ class EvalContext:
             return np.load(paths[0], mmap_mode="r"), np.load(paths[1])
         desc = f"features {self.spec.name}/{split}"
         writable = paths is not None and dist.is_main()
-        if self.is_video:  # the mean feature of the multi-view test (sslbench.video.evaluation)
-            from ..video.evaluation import multiview_features
+        from ..contract.modality import modality
 
-            feats, labels = multiview_features(self, split, out_path=paths[0] if writable else None,
-                                               labels_path=paths[1] if writable else None)
+        features = modality(self.spec.modality).features  # videos: the mean over the multi-view test
+        if features is not None:
+            feats, labels = features(self, split, paths[0] if writable else None, paths[1] if writable else None)
         else:
             feats, labels = extract_features(self.backbone, self.dataset(split), self.view_maker(), self.batch_size,
                                              self.progress, desc, self.config.data.num_workers,
@@ -175,10 +175,10 @@ class EvalContext:
 
 
 def _origin(kind: str, name: str, obj: Any = None) -> dict[str, Any]:
-    """:func:`sslbench.plugins.provenance` of a registered name; ``{"plugin": None}`` for an object
+    """:func:`sslbench.contract.loading.provenance` of a registered name; ``{"plugin": None}`` for an object
     that is not the one registered under ``name`` (built by hand, e.g. in benchmarks)."""
-    from ..errors import UnknownNameError
-    from ..plugins import provenance, registries
+    from ..contract.errors import UnknownNameError
+    from ..contract.loading import provenance, registries
 
     registry = getattr(registries(), kind)
     try:

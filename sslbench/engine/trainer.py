@@ -17,7 +17,7 @@ from torch import nn
 
 from ..augment import get_augmentation
 from ..contracts import checked_backbone_options, learner_loss
-from ..errors import ConfigError, TrainingError
+from ..contract.errors import ConfigError, TrainingError
 from . import checkpoint
 from . import distributed as dist
 from .data import ViewMaker, epoch_generator, iterate_batches, steps_per_epoch

@@ -36,8 +36,8 @@ from typing import Any, Literal
 import numpy as np
 
 from ..config import check
-from ..errors import SSLBenchError
-from ..protocol import Metric, Protocol
+from ..contract.errors import SSLBenchError
+from ..contract.protocol import Metric, Protocol
 
 DETECTION_PRESETS: dict[str, dict[str, Any]] = {
     "1x": {"iterations": 90_000, "batch_size": 16, "lr": 0.02, "milestones": [60_000, 80_000], "warmup": 1000,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..config import check
-from ..protocol import Metric, Protocol
+from ..contract.protocol import Metric, Protocol
 
 FINETUNE_PRESETS: dict[str, dict[str, Any]] = {
     "image": {"epochs": 100, "batch_size": 256, "lr": 0.05, "lr_base_batch": 256, "dropout": 0.0,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import numpy as np
 
 from ..config import check
-from ..protocol import Metric, Protocol
+from ..contract.protocol import Metric, Protocol
 
 if TYPE_CHECKING:
     import torch

@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal
 import numpy as np
 
 from ..config import check
-from ..protocol import Metric, Protocol
+from ..contract.protocol import Metric, Protocol
+from .classifier import new_classifier, standardize_
 
 if TYPE_CHECKING:
     import torch
@@ -121,25 +122,6 @@ class LinearParams:
         return base * self.gamma ** sum(epoch >= m for m in self.milestones)
 
 
-def standardize_(train: "torch.Tensor", *others: "torch.Tensor") -> "tuple[torch.Tensor, torch.Tensor]":
-    """Scale features in place by the train split's per-dimension mean and std (BN without affine,
-    as in MAE's linear probe), so the probe's learning rate does not depend on the feature scale
-    and a large feature matrix is not copied; returns (mean, std)."""
-    mean, std = train.mean(0, keepdim=True), train.std(0, keepdim=True).clamp_min(1e-6)
-    for x in (train, *others):
-        x.sub_(mean).div_(std)
-    return mean, std
-
-
-def _new_classifier(dim: int, num_classes: int) -> "torch.nn.Linear":
-    from torch import nn
-
-    clf = nn.Linear(dim, num_classes)
-    nn.init.normal_(clf.weight, std=0.01)
-    nn.init.zeros_(clf.bias)
-    return clf
-
-
 def fit_sgd(batches: Callable[[int], Iterator[tuple["torch.Tensor", "torch.Tensor"]]], dim: int, num_classes: int,
             p: LinearParams, progress: bool = False, device: "torch.device | str | None" = None) -> "torch.nn.Linear":
     """SGD on a linear classifier on ``device``; ``batches(epoch)`` yields (features, labels) for
@@ -149,7 +131,7 @@ def fit_sgd(batches: Callable[[int], Iterator[tuple["torch.Tensor", "torch.Tenso
     from tqdm.auto import tqdm
 
     torch.manual_seed(p.seed)
-    clf = _new_classifier(dim, num_classes).to(device or "cpu")
+    clf = new_classifier(dim, num_classes).to(device or "cpu")
     opt = torch.optim.SGD(clf.parameters(), lr=p.lr_at(0), momentum=p.momentum, weight_decay=p.weight_decay)
     for epoch in tqdm(range(p.epochs), desc="linear", unit="epoch", leave=False, disable=not progress):
         for group in opt.param_groups:

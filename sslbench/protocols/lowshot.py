@@ -42,7 +42,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..config import check
-from ..protocol import Metric, Protocol
+from ..contract.protocol import Metric, Protocol
 
 logger = logging.getLogger("sslbench.protocols")
 
@@ -223,7 +223,7 @@ def lowshot_multilabel(x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndar
         idx = sample_multilabel(y, c, k, rng)
         target = y[idx, c]
         if len(np.unique(target)) < 2:
-            from ..errors import DatasetError
+            from ..contract.errors import DatasetError
 
             kind = "positive" if (target == 0).all() else "negative"
             raise DatasetError(f"low-shot: class {c} has no {kind} training image (label 1 / 0) to fit its SVM")

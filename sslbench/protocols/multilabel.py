@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SSLBenchError
-from ..protocol import Metric
+from ..contract.errors import SSLBenchError
+from ..contract.protocol import Metric
 
 
 def _masked_bce(logits: Any, y: Any) -> Any:
@@ -86,13 +86,13 @@ def sgd_multilabel(x: Any, y: Any, xt: Any, p: Any, device: Any = None, progress
     import torch
     from tqdm.auto import tqdm
 
-    from .linear import _new_classifier
+    from .classifier import new_classifier
 
     torch.manual_seed(p.seed)
     g = torch.Generator().manual_seed(p.seed)
     device = device or "cpu"
     x, y = x.float().to(device), y.to(device)
-    clf = _new_classifier(x.shape[1], y.shape[1]).to(device)
+    clf = new_classifier(x.shape[1], y.shape[1]).to(device)
     opt = torch.optim.SGD(clf.parameters(), lr=p.lr_at(0), momentum=p.momentum, weight_decay=p.weight_decay)
     for epoch in tqdm(range(p.epochs), desc="linear", unit="epoch", leave=False, disable=not progress):
         for group in opt.param_groups:
@@ -111,7 +111,7 @@ def sgd_multilabel(x: Any, y: Any, xt: Any, p: Any, device: Any = None, progress
 def evaluate_multilabel(x: Any, y: Any, xt: Any, yt: Any, p: Any, dataset: str, device: Any = None,
                         progress: bool = False) -> list[Metric]:
     """The ``linear`` protocol on multi-label features (labels (N, C)): ``mAP`` (11-point, percent)."""
-    from .linear import standardize_
+    from .classifier import standardize_
 
     if p.mode == "augment":
         raise SSLBenchError(f"linear.mode 'augment' needs single-label classes but dataset {dataset!r} is "

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..config import check
-from ..protocol import Metric, Protocol
+from ..contract.protocol import Metric, Protocol
 from .knn import k_used, nearest_neighbours
 
 

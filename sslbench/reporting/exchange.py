@@ -14,7 +14,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import SSLBenchError, StoreError
+from ..contract.errors import SSLBenchError, StoreError
 from ..store import COLUMNS, connect, describe_failure, read, transaction
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}

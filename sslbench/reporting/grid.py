@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from ..config import merge, parse_set
-from ..errors import SSLBenchError
+from ..contract.errors import SSLBenchError
 from .records import eval_key, split_top_level
 
 RESERVED = {"seed": "--seeds", "method": "--methods", "dataset": "--datasets", "protocols": "--protocols"}
@@ -118,7 +118,7 @@ def plan(cells: Sequence[Cell], protocols: Sequence[str], sets: Mapping[str, Any
          config_file: str | None = None, regs: Any = None) -> list[Planned]:
     """Resolve every cell's config (all errors surface here, before any training) and find the
     protocols whose evaluation key is not in ``done``."""
-    from ..plugins import registries
+    from ..contract.loading import registries
     from ..runner import resolve_config
 
     regs = regs or registries()
@@ -137,7 +137,7 @@ def run_grid(planned: Sequence[Planned], output_dir: str | Path, sets: Mapping[s
              config_file: str | None = None, echo: Callable[[str], None] = print, progress: bool = False,
              regs: Any = None) -> GridOutcome:
     """Run the missing protocols of every planned cell, storing results after each cell."""
-    from ..plugins import registries
+    from ..contract.loading import registries
     from ..runner import resolve_config, run, summary_line
 
     regs = regs or registries()

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 import yaml
 
-from ..errors import SSLBenchError
+from ..contract.errors import SSLBenchError
 from .records import (add_dimensions, evaluation_settings, flatten, label, latest, parse_config, sort_key,
                       varying_keys)
 

@@ -11,7 +11,7 @@ from typing import Any, Iterable, Mapping
 import yaml
 
 from ..config import identity, stable_hash
-from ..errors import SSLBenchError
+from ..contract.errors import SSLBenchError
 
 #: columns of the store a table can group by directly; anything else is looked up in config_json
 DIMENSIONS = ("method", "dataset", "eval_dataset", "backbone", "protocol", "metric", "seed")
@@ -190,7 +190,7 @@ def protocol_defaults(names: Iterable[str]) -> dict[str, dict[str, Any]]:
     not installed here (imported results) are left out."""
     import dataclasses
 
-    from ..plugins import registries
+    from ..contract.loading import registries
 
     regs = registries()
     out = {}
@@ -207,7 +207,7 @@ def untrained_methods(names: Iterable[str]) -> set[str]:
     """The methods in ``names`` that do not pretrain (``random``): their training settings are
     never used, so captions say "no pretraining" instead. Unknown (imported) methods count as
     training."""
-    from ..plugins import registries
+    from ..contract.loading import registries
 
     regs = registries()
     out = set()

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import SSLBenchError
+from ..contract.errors import SSLBenchError
 from .tables import BEST, SECOND, Table, cell
 
 FORMATS = ("markdown", "latex", "csv", "html")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Collection, Mapping, Sequence
 
-from ..errors import SSLBenchError
+from ..contract.errors import SSLBenchError
 from .captions import caption, dimension_label
 from .records import (DIMENSIONS, add_dimensions, evaluation_settings, label, latest, parse_config, sort_key,
                       varying_keys)

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from string import Template
 
-from ..errors import SSLBenchError
+from ..contract.errors import SSLBenchError
 
 KINDS = ("method", "backbone", "dataset", "protocol")
 #: method templates: a MomentumMethod (EMA target, queue) or a SiameseMethod (no momentum branch)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DatasetError
+from ..contract.errors import DatasetError
 from . import soccernet
 from .tamap import LABELS_FILE, parse_labels
 

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..config import check, stable_hash
-from ..errors import ConfigError
-from ..protocol import Metric, Protocol
+from ..contract.errors import ConfigError
+from ..contract.protocol import Metric, Protocol
 from .tamap import CLASSES
 
 #: Bumped when what a fine-tuned model or a prediction folder holds changes.
@@ -185,7 +185,7 @@ class TAmAP(Protocol):
         from .. import folderlock
         from ..engine import checkpoint
         from ..engine.trainer import build_backbone, seed_everything
-        from ..plugins import registries
+        from ..contract.loading import registries
         from . import soccernet
         from .finetune import finetune
         from .training import reader_workers

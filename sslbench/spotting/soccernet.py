@@ -36,7 +36,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from ..atomic import atomic_write
-from ..errors import DatasetError
+from ..contract.errors import DatasetError
 from .tamap import CLASS_INDEX, CLASSES, LABELS_FILE
 
 FPS = 2.0

@@ -25,7 +25,7 @@ frames and predictions. The official definition, quirks included:
 Matching is sequential only within runs of events whose windows share predictions; the runs are
 processed side by side, one event of each run per step. Invalid input (malformed JSON, a label
 outside the 17 classes, a half other than 1 or 2, a negative position, a missing game) raises
-:class:`sslbench.errors.SSLBenchError` naming the file, where the official code skips or crashes.
+:class:`sslbench.contract.errors.SSLBenchError` naming the file, where the official code skips or crashes.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ..errors import SSLBenchError
+from ..contract.errors import SSLBenchError
 
 #: The 17 SoccerNet-v2 classes, in the official index order.
 CLASSES: tuple[str, ...] = (

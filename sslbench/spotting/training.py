@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import TrainingError
+from ..contract.errors import TrainingError
 from . import soccernet
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 1, 3, 1, 1)

@@ -8,9 +8,9 @@ from typing import Any, Callable
 
 import click
 
-from ..errors import SSLBenchError
-
-DEFAULT_OUTPUT = "sslbench-runs"
+from ..contract.errors import SSLBenchError
+from ..output import DEFAULT_OUTPUT
+from ..output import output_dir as _output_dir
 
 
 def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -41,8 +41,6 @@ def _plan(name: str, output_dir: str | None, data_dir: str, roots: tuple[str, ..
     from .plan import Roots, parse_roots, plan_suite, with_methods
     from .results import CELLS, ingest as ingest_rows
     from .table import check_layout
-
-    from ..cli import _output_dir
 
     out = _output_dir(output_dir)
     suite = with_methods(find_suite(name), methods)
@@ -218,7 +216,7 @@ def status(name: str, output_dir: str | None, data_dir: str, roots: tuple[str, .
 
 def _print_table(name: str, output_dir: str | None, data_dir: str, roots: tuple[str, ...], sets: tuple[str, ...],
                  methods: str | None, fmt: str, save: str | None, label: str | None) -> None:
-    from ..cli import _emit
+    from ..output import emit as _emit
     from ..reporting.records import latest, with_eval_keys
     from ..store import read
     from .table import compare, render_comparison

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ..errors import SSLBenchError
+from ..contract.errors import SSLBenchError
 from .results import cell_dir, write_state
 from .worker import JobSpec, SuiteWorker, task_of
 

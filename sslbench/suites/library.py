@@ -6,7 +6,7 @@ import os
 import re
 from pathlib import Path
 
-from ..errors import UnknownNameError
+from ..contract.errors import UnknownNameError
 from .spec import Suite, load_suite
 
 SUFFIXES = (".yaml", ".yml")

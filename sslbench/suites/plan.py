@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..config import merge
-from ..errors import SSLBenchError
+from ..contract.errors import SSLBenchError
 from ..reporting.grid import Cell, cell_sets, expand
 from .spec import Block, Evaluation, Suite, SuiteError, Variant, label, nest
 
@@ -140,7 +140,7 @@ def plan_suite(suite: Suite, roots: Roots = Roots(), shared: Mapping[str, Any] |
                done: set[str] = frozenset(), regs: Any = None) -> list[PlannedCell]:
     """Resolve every cell (all errors surface here, each naming its cell), note missing data
     roots and which protocols the store already holds (``done``: evaluation keys)."""
-    from ..plugins import registries
+    from ..contract.loading import registries
     from ..reporting.records import eval_key
     from ..runner import resolve_config
 

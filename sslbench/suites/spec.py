@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import SSLBenchError
+from ..contract.errors import SSLBenchError
 
 #: what a table row or column can be made of, besides a swept config key (``sce.lam``)
 LABEL_DIMENSIONS = ("method", "dataset", "eval", "variant", "protocol", "metric", "seed")

@@ -21,8 +21,8 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..errors import PluginError, SSLBenchError, UnknownNameError
-from ..plugins import registries
+from ..contract.errors import PluginError, SSLBenchError, UnknownNameError
+from ..contract.loading import registries
 from .backbones import BACKBONE_CHECKS, check_backbone, check_backbone_modality, check_backbone_options
 from .common import TINY_SETS, CheckSkipped, contract_message, one_line
 from .datasets import (DATASET_CHECKS, check_dataset_determinism, check_dataset_missing_root,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..errors import ConfigError
-from ..plugins import registries
+from ..contract.errors import ConfigError
+from ..contract.loading import registries
 from .common import CheckSkipped
 
 __all__ = ["BACKBONE_CHECKS", "check_backbone", "check_backbone_modality", "check_backbone_options"]
@@ -63,7 +63,7 @@ def check_backbone_modality(name: str) -> None:
 
 
 def check_backbone_options(name: str) -> None:
-    """An unknown ``model.backbone_options`` entry raises sslbench.errors.ConfigError, not TypeError."""
+    """An unknown ``model.backbone_options`` entry raises sslbench.contract.errors.ConfigError, not TypeError."""
     option = "not_an_option_of_any_backbone"
     try:
         _build(name, 3, **{option: 1})
@@ -72,10 +72,10 @@ def check_backbone_options(name: str) -> None:
     except CheckSkipped:
         raise
     except Exception as exc:  # noqa: BLE001 - any other error breaks the contract
-        raise AssertionError(f"an unknown option raised {type(exc).__name__}, expected sslbench.errors.ConfigError "
+        raise AssertionError(f"an unknown option raised {type(exc).__name__}, expected sslbench.contract.errors.ConfigError "
                              f"naming it") from exc
     raise AssertionError(f"an unknown option ({option}=1) was accepted silently, expected "
-                         f"sslbench.errors.ConfigError naming it")
+                         f"sslbench.contract.errors.ConfigError naming it")
 
 
 BACKBONE_CHECKS: tuple[Callable[[str], None], ...] = (check_backbone, check_backbone_modality, check_backbone_options)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..config import merge
-from ..errors import PluginError
+from ..contract.errors import PluginError
 
 #: A tiny, fast setting: digits at 8x8, a 4-channel CNN, a 32-entry queue.
 TINY_SETS: dict[str, Any] = {
@@ -24,7 +24,7 @@ class CheckSkipped(Exception):
 def tiny_config(method: str, dataset: str = "digits", protocols: tuple[str, ...] = ("knn",),
                 sets: Mapping[str, Any] | None = None) -> Any:
     """The run config of ``method`` on ``dataset`` with :data:`TINY_SETS` (on digits) and ``sets``."""
-    from ..plugins import registries
+    from ..contract.loading import registries
     from ..runner import resolve_config
 
     base = TINY_SETS if dataset == "digits" else {"train": {"device": "cpu"}}

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..data import DatasetSpec
-from ..errors import DatasetError, PluginError
-from ..plugins import registries
+from ..contract.errors import DatasetError, PluginError
+from ..contract.loading import registries
 from .common import CheckSkipped, contract_message
 
 __all__ = ["DATASET_CHECKS", "check_dataset_registration", "check_dataset_missing_root", "check_dataset_splits",
@@ -84,10 +84,10 @@ def check_dataset_missing_root(name: str) -> None:
         except DatasetError as exc:
             message = str(exc)
         except Exception as exc:  # noqa: BLE001 - any other error breaks the contract
-            raise AssertionError(f"a missing root raised {type(exc).__name__}, expected sslbench.errors.DatasetError "
+            raise AssertionError(f"a missing root raised {type(exc).__name__}, expected sslbench.contract.errors.DatasetError "
                                  f"naming the path and the expected layout") from exc
         else:
-            raise AssertionError("a missing root loaded without error, expected sslbench.errors.DatasetError "
+            raise AssertionError("a missing root loaded without error, expected sslbench.contract.errors.DatasetError "
                                  "naming the path and the expected layout")
     assert missing in message, f"the DatasetError for a missing root does not name the path: {message!r}"
     assert spec.layout or "expect" in message.lower(), \

@@ -8,8 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import PluginError
-from ..plugins import registries
+from ..contract.errors import PluginError
+from ..contract.loading import registries
 from .common import CheckSkipped, contract_message, tiny_config
 
 __all__ = ["METHOD_CHECKS", "check_registration", "check_views", "check_loss", "check_training_step",

@@ -9,8 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import PluginError
-from ..plugins import registries
+from ..contract.errors import PluginError
+from ..contract.loading import registries
 from .common import CheckSkipped, contract_message, tiny_config
 
 __all__ = ["PROTOCOL_CHECKS", "check_protocol_registration", "check_protocol_metrics",
@@ -18,11 +18,11 @@ __all__ = ["PROTOCOL_CHECKS", "check_protocol_registration", "check_protocol_met
 
 
 def _protocol_class(name: str) -> Any:
-    from ..protocol import Protocol
+    from ..contract.protocol import Protocol
 
     cls = registries().protocols.get(name)
     assert isinstance(cls, type) and issubclass(cls, Protocol), \
-        f"register_protocols must register a subclass of sslbench.protocol.Protocol, got {cls!r}"
+        f"register_protocols must register a subclass of sslbench.contract.protocol.Protocol, got {cls!r}"
     return cls
 
 
@@ -50,13 +50,13 @@ def _evaluate(name: str, dataset: str, root: str | None, cache: Path) -> list[An
             metrics = checked_metrics(protocol.evaluate(ctx), name)
     except PluginError as exc:
         raise AssertionError(contract_message(exc)) from exc
-    assert metrics, "evaluate() returned no Metric, expected a list of at least one sslbench.protocol.Metric"
+    assert metrics, "evaluate() returned no Metric, expected a list of at least one sslbench.contract.protocol.Metric"
     return metrics
 
 
 def check_protocol_registration(name: str) -> None:
     """A Protocol subclass named as registered, with a defaulted Params dataclass and a description."""
-    from ..protocol import Protocol
+    from ..contract.protocol import Protocol
 
     cls = _protocol_class(name)
     assert cls.name == name, f"class attribute name {cls.name!r} differs from the registry key {name!r}"

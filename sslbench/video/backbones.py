@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ..contract.errors import ConfigError
 
 #: (blocks per stage res2..res5, bottleneck?) of Table B.1.
 RESNET3D_DEPTHS: dict[int, tuple[tuple[int, int, int, int], bool]] = {

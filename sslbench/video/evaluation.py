@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import SSLBenchError
+from ..contract.errors import SSLBenchError
 
 #: Clips per forward pass: bounds activation memory whatever the number of views.
 CLIP_CHUNK = 32

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import torch
 
-from ..errors import DatasetError
+from ..contract.errors import DatasetError
 from .augment import VideoViewMaker
 from .sampling import ClipSampling
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sslbench.plugins import plugin_infos, registries
+from sslbench.contract.loading import plugin_infos, registries
 from sslbench.testing import METHOD_CHECKS
 from sslbench_byol import BYOL, BYOLParams
 

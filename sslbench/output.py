@@ -1,0 +1,26 @@
+"""Where the commands write: the output folder (runs, the results store, the feature cache below
+it) and the tables they print or save."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+DEFAULT_OUTPUT = "sslbench-runs"
+
+
+def output_dir(value: str | None) -> Path:
+    """``--output-dir`` when given, else ``$SSLBENCH_OUTPUT_DIR``, else ``./sslbench-runs``."""
+    return Path(value or os.environ.get("SSLBENCH_OUTPUT_DIR") or DEFAULT_OUTPUT)
+
+
+def emit(text: str, save: str | None) -> None:
+    """Write ``text`` to the file ``save`` (saying so on stderr), else print it."""
+    if save:
+        Path(save).parent.mkdir(parents=True, exist_ok=True)
+        Path(save).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {save}", err=True)
+    else:
+        click.echo(text, nl=False)

@@ -1,0 +1,158 @@
+"""The layout keeps its promises (docs/design.md): no import cycles, a plugin contract that imports
+nothing heavy, the layers of pyproject.toml's import-linter contracts, and old import paths that
+still work for one release but are used nowhere in the repository."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: old module -> where it lives now (issue 16); each old path is an alias that warns
+MOVED = {
+    "sslbench.hookspecs": "sslbench.contract.hookspecs",
+    "sslbench.registry": "sslbench.contract.registry",
+    "sslbench.plugins": "sslbench.contract.loading",
+    "sslbench.errors": "sslbench.contract.errors",
+    "sslbench.protocol": "sslbench.contract.protocol",
+}
+
+#: cycles inside files that other work was writing when this test was written (issue 16, phase B)
+KNOWN_CYCLES: list[set[str]] = [{"sslbench.image.gpu", "sslbench.image.views"}]
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """sslbench module -> the sslbench modules it imports, at module level or inside functions
+    (an import in a function still runs; only ``if TYPE_CHECKING:`` blocks are left out)."""
+    grimp = pytest.importorskip("grimp")
+    graph = grimp.build_graph("sslbench", exclude_type_checking_imports=True, cache_dir=None)
+    return {m: set(graph.find_modules_directly_imported_by(m)) for m in graph.modules}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[set[str]]:
+    """The strongly connected components of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[set[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = set()
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.add(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(component)
+    return found
+
+
+def test_cycle_finder_reports_a_two_module_cycle_and_ignores_a_chain():
+    graph = {"a": {"b"}, "b": {"a", "c"}, "c": set(), "d": {"c"}}
+    assert _cycles(graph) == [{"a", "b"}]
+
+
+def test_no_module_imports_one_that_imports_it_back():
+    graph = _import_graph()
+    new = [sorted(c) for c in _cycles(graph) if c not in KNOWN_CYCLES]
+    described = ["; ".join(f"{a} -> {b}" for a in c for b in sorted(graph[a]) if b in c) for c in new]
+    assert not new, "import cycles (function-level imports count):\n" + "\n".join(described)
+
+
+def test_the_plugin_contract_loads_without_torch_numpy_or_pandas():
+    code = ("import sys\n"
+            "import sslbench.contract.loading, sslbench.contract.hookspecs, sslbench.contract.registry\n"
+            "import sslbench.contract.protocol, sslbench.contract.params, sslbench.contract.modality\n"
+            "import sslbench.contract.errors, sslbench.method, sslbench.data\n"
+            "from sslbench import hookimpl, Method, MomentumMethod, Protocol, Metric, DatasetSpec, ConfigError\n"
+            "print(sorted(m for m in ('torch', 'numpy', 'pandas', 'sklearn') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_import_linter_contracts_hold():
+    lint = shutil.which("lint-imports")
+    if lint is None:
+        pytest.skip("import-linter is not installed (pip install -e '.[test]')")
+    out = subprocess.run([lint, "--no-cache"], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("old", sorted(MOVED))
+def test_an_old_import_path_warns_and_is_the_moved_module(old, monkeypatch):
+    monkeypatch.delitem(sys.modules, old, raising=False)  # an earlier import would not warn again
+    with pytest.warns(DeprecationWarning, match=MOVED[old].replace(".", r"\.")):
+        module = importlib.import_module(old)
+    assert module is importlib.import_module(MOVED[old])
+
+
+#: an import statement that may name an old module (the exact check parses the file)
+_MENTIONS_OLD = re.compile(r"^\s*(from|import)\s.*(?<!contract\.)\b(" + "|".join(m.rsplit(".", 1)[1] for m in MOVED) + r")\b",
+                          re.M)
+
+
+def _imported_modules(path: Path) -> list[tuple[str, int]]:
+    """(absolute module name, line) of every import statement in a Python file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    parts = path.relative_to(REPO).with_suffix("").parts
+    package = parts[:-1]
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(package[: len(package) - node.level + 1]) if node.level else ""
+            module = ".".join(p for p in (base, node.module or "") if p)
+            found.append((module, node.lineno))
+            found += [(f"{module}.{alias.name}", node.lineno) for alias in node.names]
+    return found
+
+
+def test_no_file_in_the_repository_imports_an_old_path():
+    shims = {REPO / (old.replace(".", "/") + ".py") for old in MOVED}
+    offenders = []
+    for folder in ("sslbench", "plugins", "examples", "tests", "benchmarks"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            if path in shims:
+                continue
+            if _MENTIONS_OLD.search(path.read_text(encoding="utf-8")):  # parse only the candidates: fast
+                offenders += [f"{path.relative_to(REPO)}:{line}: {name}" for name, line in _imported_modules(path)
+                              if name in MOVED]
+    for template in sorted((REPO / "sslbench" / "scaffold").rglob("*.tmpl")):
+        for line_no, line in enumerate(template.read_text(encoding="utf-8").splitlines(), 1):
+            words = line.replace(",", " ").split()
+            if words[:1] in (["from"], ["import"]) and len(words) > 1 and words[1] in MOVED:
+                offenders.append(f"{template.relative_to(REPO)}:{line_no}: {words[1]}")
+    assert not offenders, "old import paths (use sslbench.contract.*):\n" + "\n".join(offenders)
