@@ -104,7 +104,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """Encoder and heads (SPEC §4 columns 'proj layers/hid/out/BN' and 'predictor')."""
+    """Encoder and heads (thesis Tables A.2, B.2: projector layers/hidden/out/BN, predictor)."""
 
     backbone: str = "resnet18"
     backbone_options: dict = field(default_factory=dict)
@@ -126,7 +126,7 @@ class ModelConfig:
 
 @dataclass
 class SSLConfig:
-    """The siamese momentum pipeline of SPEC §1: queue, EMA, symmetry, augmentations."""
+    """The siamese momentum pipeline of thesis 4.3.1 (Fig. 4.1, eq. 4.2): queue, EMA, symmetry, augmentations."""
 
     queue_size: int = 4096
     momentum: float = 0.99
@@ -162,7 +162,7 @@ class SSLConfig:
 
 @dataclass
 class TrainConfig:
-    """Optimisation: SGD/LARS/AdamW, warm-up + cosine LR, linear scaling rule (SPEC §4)."""
+    """Optimisation: SGD/LARS/AdamW, warm-up + cosine LR, linear scaling rule (thesis A.5.1, A.5.2)."""
 
     epochs: int = 200
     batch_size: int = 256

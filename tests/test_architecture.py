@@ -156,3 +156,41 @@ def test_no_file_in_the_repository_imports_an_old_path():
             if words[:1] in (["from"], ["import"]) and len(words) > 1 and words[1] in MOVED:
                 offenders.append(f"{template.relative_to(REPO)}:{line_no}: {words[1]}")
     assert not offenders, "old import paths (use sslbench.contract.*):\n" + "\n".join(offenders)
+
+
+def _design() -> str:
+    return (REPO / "docs" / "design.md").read_text(encoding="utf-8")
+
+
+def test_design_doc_names_only_files_that_exist():
+    named = set(re.findall(r"`((?:sslbench|plugins|tests|benchmarks|examples)/[^`\s]*)`", _design()))
+    missing = []
+    for path in sorted(named):
+        for choice in re.findall(r"\{([^}]*)\}", path)[:1]:  # plugins/{moco,sce}/x -> each of them
+            expanded = [path.replace("{" + choice + "}", part) for part in choice.split(",")]
+            break
+        else:
+            expanded = [path]
+        missing += [p for p in expanded if not any(REPO.glob(p.rstrip("/")))]
+    assert not missing, f"docs/design.md names paths that do not exist: {missing}"
+
+
+def test_design_doc_shows_every_layer_of_the_import_contract():
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    layers = next(c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers")["layers"]
+    modules = {m.strip() for layer in layers for m in re.split(r"[|:]", layer)}
+    old_paths = {old.rsplit(".", 1)[1] for old in MOVED}  # aliases that warn: not a layer of their own
+    text = _design()
+    assert not [m for m in sorted(modules - old_paths) if f"`{m}`" not in text]
+
+
+def test_no_file_cites_the_spec_digest_that_is_not_in_the_repository():
+    needle = "SPEC " + "\N{SECTION SIGN}"  # spelled so that this file does not cite it
+    files = [REPO / "README.md"] + [p for folder in ("sslbench", "plugins", "examples", "tests", "benchmarks", "docs")
+                                    for p in sorted((REPO / folder).rglob("*"))
+                                    if p.suffix in (".py", ".md", ".yaml", ".tmpl")]
+    citing = [f"{p.relative_to(REPO)}:{n}" for p in files
+              for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if needle in line]
+    assert not citing, f"cite the thesis (section, equation, table) or docs/design.md instead: {citing}"

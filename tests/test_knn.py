@@ -1,4 +1,4 @@
-"""kNN (SPEC §5) equals a brute-force numpy weighted vote, whatever the chunk sizes."""
+"""kNN (the field's convention, not in the thesis: docs/design.md) equals a brute-force numpy weighted vote, whatever the chunk sizes."""
 
 import numpy as np
 import pytest

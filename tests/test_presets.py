@@ -14,7 +14,7 @@ METHODS = ("moco", "ressl", "sce")
 ROOT = {"data": {"root": "/data/not-read-by-resolve"}}
 
 # Table A.2: backbone, projector layers/hidden/out/BN, input, queue, ema, lr, batch, wd. The CIFAR
-# ema is 0.99, not the printed 0.900 (SPEC §4).
+# ema is 0.99, not the printed 0.900 (ReSSL's and solo-learn's CIFAR value: docs/design.md).
 SMALL = dict(backbone="resnet18", small_stem=True, projector=(2, 512, 128, "hidden"), lr=0.06, batch=256, wd=5e-4)
 TABLE_A2 = {
     "cifar10": dict(SMALL, input=32, queue=4096, ema=0.99),

@@ -1,4 +1,4 @@
-"""The feature cache (SPEC §5, issue [protocols]): frozen features are extracted once per
+"""The feature cache (docs/design.md, the life of a run): frozen features are extracted once per
 (weights, dataset, split, transform), streamed to a memory-mapped .npy written atomically, and
 reused by every protocol; `--checkpoint` evaluates weights from a file without pretraining."""
 

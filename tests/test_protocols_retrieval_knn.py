@@ -1,4 +1,4 @@
-"""Retrieval R@k (thesis 5.4.2) and kNN (SPEC §5) equal brute-force numpy, on memory-mapped banks."""
+"""Retrieval R@k (thesis 5.4.2) and kNN (not in the thesis: the field's convention, docs/design.md) equal brute-force numpy, on memory-mapped banks."""
 
 import numpy as np
 import pytest

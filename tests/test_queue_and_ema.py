@@ -1,4 +1,4 @@
-"""The FIFO queue and the momentum learner's EMA (SPEC §1)."""
+"""The FIFO queue and the momentum learner's EMA (thesis 4.3.1, eq. 4.2, Algorithm A.1)."""
 
 import torch
 import torch.nn.functional as F

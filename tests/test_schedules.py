@@ -1,4 +1,5 @@
-"""EMA momentum and learning-rate schedules follow SPEC §1 / §4 formulas."""
+"""EMA momentum (thesis eq. 4.2, cosine to 1 as in A.5.1) and learning-rate schedules (A.5.1: warm-up,
+cosine decay, linear scaling rule) follow the thesis."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""t-AmAP (SPEC §5): equal to the official SoccerNet evaluator, its quirks included.
+"""t-AmAP (thesis 6.1, 6.4.1): equal to the official SoccerNet evaluator, its quirks included.
 
 The oracle is ``SoccerNet.Evaluation.ActionSpotting.evaluate`` from the ``SoccerNet`` package
 (a test extra): it runs on SoccerNet-style folders written by :mod:`sslbench.spotting.synthetic`

@@ -1,4 +1,4 @@
-"""FIFO memory buffer of target embeddings (SPEC §1), identical on every rank."""
+"""FIFO memory buffer of target embeddings (thesis 4.3.1: size M >> N, filled by z²), identical on every rank."""
 
 from __future__ import annotations
 

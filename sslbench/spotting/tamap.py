@@ -1,4 +1,4 @@
-"""t-AmAP: the average-mAP of SoccerNet-v2 action spotting (SPEC §5, thesis 6.1 and 6.4.1).
+"""t-AmAP: the average-mAP of SoccerNet-v2 action spotting (thesis 6.1 and 6.4.1).
 
 Gives the numbers of the official evaluator (``SoccerNet.Evaluation.ActionSpotting.evaluate`` of
 the ``soccernet`` pip package) on any valid input, computed on arrays instead of loops over
