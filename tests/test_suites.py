@@ -172,3 +172,18 @@ def test_cells_sharing_a_pretraining_form_one_job_and_a_method_section_applies_t
     groups = jobs(planned)
     assert len(groups) == 1 + 1 + 2 and all(len(g) == 2 for g in groups)  # the two kNN temperatures share weights
     assert {p.config.method_params.tau_m for p in planned if p.cell.method == "sce"} == {0.05, 0.07}
+
+
+def test_run_refuses_missing_data_and_a_world_size_its_launcher_does_not_start_before_any_work(tmp_path):
+    from click.testing import CliRunner
+
+    from sslbench.cli import cli
+
+    out = ["-o", str(tmp_path / "runs"), "--data-dir", str(tmp_path / "data")]
+    missing = CliRunner().invoke(cli, ["suite", "run", "table-4.6", *out])
+    assert missing.exit_code == 2 and "18 cell(s) of table-4.6 need data that is not there" in missing.output
+    assert "--skip-missing" in missing.output and len(missing.output.strip().splitlines()) == 1
+    wrong = CliRunner().invoke(cli, ["suite", "run", "cpu-digits", "--launcher", "slurm", "--nodes", "2",
+                                     "--gpus-per-node", "4", "--world-size", "4", *out])
+    assert wrong.exit_code == 2 and "expected --world-size 8 or none" in wrong.output
+    assert not (tmp_path / "runs").exists()

@@ -25,6 +25,9 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
                      help="Override a config value in every cell, e.g. --set train.epochs=5 (repeatable)."),
         click.option("--methods", help="Replace the suite's methods (moco,sce) or add to them (+byol)."),
+        click.option("--world-size", type=click.IntRange(1), envvar="SSLBENCH_WORLD_SIZE",
+                     help="Processes that train each pretraining (part of its identity; default 1, or nodes x "
+                          "GPUs per node for `run --launcher slurm`); $SSLBENCH_WORLD_SIZE."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -32,7 +35,7 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _plan(name: str, output_dir: str | None, data_dir: str, roots: tuple[str, ...], sets: tuple[str, ...],
-          methods: str | None, ingest: bool = True) -> tuple[Any, list[Any], Path]:
+          methods: str | None, world_size: int | None = None, ingest: bool = True) -> tuple[Any, list[Any], Path]:
     """Find, expand and resolve a suite (ingesting finished cells first); (suite, planned, output)."""
     from ..config import parse_set
     from ..reporting.records import with_eval_keys
@@ -46,7 +49,7 @@ def _plan(name: str, output_dir: str | None, data_dir: str, roots: tuple[str, ..
     suite = with_methods(find_suite(name), methods)
     shared = parse_set(sets)
     roots_ = Roots(Path(data_dir), parse_roots(roots))
-    planned = plan_suite(suite, roots_, shared)
+    planned = plan_suite(suite, roots_, shared, world_size=world_size or 1)
     check_layout(suite, planned)
     if ingest and (out / CELLS).is_dir():
         folders = [out / CELLS / p.cell_id for p in planned]
@@ -102,14 +105,14 @@ def _varying(planned: list[Any]) -> list[str]:
 @_common
 @click.option("--full", is_flag=True, help="Print every cell's whole resolved config (YAML).")
 def plan(name: str, output_dir: str | None, data_dir: str, roots: tuple[str, ...], sets: tuple[str, ...],
-         methods: str | None, full: bool) -> None:
+         methods: str | None, world_size: int | None, full: bool) -> None:
     """Resolve every cell of suite NAME: its config, its missing data, what the store already holds."""
     import yaml
 
     from ..reporting.records import config_value
     from .plan import Roots, jobs, parse_roots
 
-    s, planned, out = _plan(name, output_dir, data_dir, roots, sets, methods)
+    s, planned, out = _plan(name, output_dir, data_dir, roots, sets, methods, world_size)
     keys = _varying(planned)
     click.echo(f"{s.name}: {s.source} -- {s.caption}")
     for i, p in enumerate(planned, 1):
@@ -151,15 +154,21 @@ def plan(name: str, output_dir: str | None, data_dir: str, roots: tuple[str, ...
 @click.option("--skip-missing", is_flag=True, help="Run the cells whose data exists, leave the others.")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 def run(name: str, output_dir: str | None, data_dir: str, roots: tuple[str, ...], sets: tuple[str, ...],
-        methods: str | None, launcher: str, workers: int, partition: str | None, nodes: int, gpus_per_node: int,
-        cpus_per_task: int | None, mem_gb: float | None, timeout_min: int, sbatch: tuple[str, ...], array: bool,
-        wait: bool, skip_missing: bool, no_progress: bool) -> None:
+        methods: str | None, world_size: int | None, launcher: str, workers: int, partition: str | None, nodes: int,
+        gpus_per_node: int, cpus_per_task: int | None, mem_gb: float | None, timeout_min: int, sbatch: tuple[str, ...],
+        array: bool, wait: bool, skip_missing: bool, no_progress: bool) -> None:
     """Run the unfinished cells of suite NAME (one job per pretraining), then print its table."""
     from . import launchers
     from .plan import jobs
     from .results import CELLS, ingest
 
-    s, planned, out = _plan(name, output_dir, data_dir, roots, sets, methods)
+    processes = nodes * max(1, gpus_per_node) if launcher == "slurm" else 1
+    if world_size not in (None, processes):
+        raise SSLBenchError(f"--world-size {world_size} but the {launcher} launcher starts {processes} process(es) per "
+                            f"job" + (" (--nodes x --gpus-per-node)" if launcher == "slurm" else "")
+                            + f": expected --world-size {processes} or none")
+    world_size = processes
+    s, planned, out = _plan(name, output_dir, data_dir, roots, sets, methods, world_size)
     todo = [p for p in planned if not p.complete]
     lacking = [p for p in todo if p.missing_data]
     if lacking and not skip_missing:
@@ -196,17 +205,17 @@ def run(name: str, output_dir: str | None, data_dir: str, roots: tuple[str, ...]
     except KeyboardInterrupt:
         click.echo("\ninterrupted: finished cells are kept; run the same command again to continue", err=True)
         sys.exit(130)
-    _print_table(name, output_dir, data_dir, roots, sets, methods, "markdown", None, None)
+    _print_table(name, output_dir, data_dir, roots, sets, methods, world_size, "markdown", None, None)
 
 
 @suite.command()
 @_common
 def status(name: str, output_dir: str | None, data_dir: str, roots: tuple[str, ...], sets: tuple[str, ...],
-           methods: str | None) -> None:
+           methods: str | None, world_size: int | None) -> None:
     """Each cell of suite NAME: done, running, queued, failed (with its error), pending."""
     from .status import cell_status, summary
 
-    s, planned, out = _plan(name, output_dir, data_dir, roots, sets, methods)
+    s, planned, out = _plan(name, output_dir, data_dir, roots, sets, methods, world_size)
     statuses = [cell_status(p, out) for p in planned]
     for st in statuses:
         detail = f": {st.detail}" if st.detail else ""
@@ -215,13 +224,13 @@ def status(name: str, output_dir: str | None, data_dir: str, roots: tuple[str, .
 
 
 def _print_table(name: str, output_dir: str | None, data_dir: str, roots: tuple[str, ...], sets: tuple[str, ...],
-                 methods: str | None, fmt: str, save: str | None, label: str | None) -> None:
+                 methods: str | None, world_size: int | None, fmt: str, save: str | None, label: str | None) -> None:
     from ..output import emit as _emit
     from ..reporting.records import latest, with_eval_keys
     from ..store import read
     from .table import compare, render_comparison
 
-    s, planned, out = _plan(name, output_dir, data_dir, roots, sets, methods)
+    s, planned, out = _plan(name, output_dir, data_dir, roots, sets, methods, world_size)
     stored = latest(with_eval_keys(read(out / "results.sqlite")))
     _emit(render_comparison(compare(s, planned, stored), fmt, label), save)
 
@@ -233,9 +242,9 @@ def _print_table(name: str, output_dir: str | None, data_dir: str, roots: tuple[
 @click.option("--save", type=click.Path(), help="Write the table to this file (.md, .tex, .csv, .html).")
 @click.option("--label", help="LaTeX \\label of the table.")
 def table(name: str, output_dir: str | None, data_dir: str, roots: tuple[str, ...], sets: tuple[str, ...],
-          methods: str | None, fmt: str | None, save: str | None, label: str | None) -> None:
+          methods: str | None, world_size: int | None, fmt: str | None, save: str | None, label: str | None) -> None:
     """Suite NAME's table: ours next to the paper, the difference, the thesis's marks."""
     from ..reporting.render import format_for_path
 
     fmt = fmt or (format_for_path(save) if save else "markdown")
-    _print_table(name, output_dir, data_dir, roots, sets, methods, fmt, save, label)
+    _print_table(name, output_dir, data_dir, roots, sets, methods, world_size, fmt, save, label)

@@ -9,10 +9,12 @@ missing root is reported by the plan, and only refused when a cell needing it is
 
 from __future__ import annotations
 
+import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from ..config import merge
 from ..contract.errors import SSLBenchError
@@ -136,10 +138,37 @@ def cell_overrides(cell: SuiteCell, block: Block, shared: Mapping[str, Any], met
     return merge(own, cell_sets(Cell(cell.method, cell.dataset, cell.seed), shared, method_names))
 
 
+@contextmanager
+def launched_as(world_size: int) -> Iterator[None]:
+    """Resolve configs as the processes of a ``world_size``-process job will (the world size is
+    part of a pretraining's identity; :func:`sslbench.config.launch_world_size` reads it)."""
+    saved = {k: os.environ.get(k) for k in ("RANK", "WORLD_SIZE")}
+    if world_size > 1:
+        os.environ.update(RANK="0", WORLD_SIZE=str(world_size))
+    else:
+        for key in saved:
+            os.environ.pop(key, None)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def plan_suite(suite: Suite, roots: Roots = Roots(), shared: Mapping[str, Any] | None = None,
-               done: set[str] = frozenset(), regs: Any = None) -> list[PlannedCell]:
-    """Resolve every cell (all errors surface here, each naming its cell), note missing data
-    roots and which protocols the store already holds (``done``: evaluation keys)."""
+               done: set[str] = frozenset(), regs: Any = None, world_size: int = 1) -> list[PlannedCell]:
+    """Resolve every cell (all errors surface here, each naming its cell) as a job of
+    ``world_size`` processes will, note missing data roots and which protocols the store already
+    holds (``done``: evaluation keys)."""
+    with launched_as(world_size):
+        return _plan(suite, roots, shared, done, regs)
+
+
+def _plan(suite: Suite, roots: Roots, shared: Mapping[str, Any] | None, done: set[str], regs: Any
+          ) -> list[PlannedCell]:
     from ..contract.loading import registries
     from ..reporting.records import eval_key
     from ..runner import resolve_config
