@@ -187,3 +187,21 @@ def test_run_refuses_missing_data_and_a_world_size_its_launcher_does_not_start_b
                                      "--gpus-per-node", "4", "--world-size", "4", *out])
     assert wrong.exit_code == 2 and "expected --world-size 8 or none" in wrong.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_failed_cell_is_reported_with_its_error_line_and_the_run_exits_non_zero(tmp_path):
+    from click.testing import CliRunner
+
+    from sslbench.cli import cli
+
+    (tmp_path / "data" / "imagefolder" / "train").mkdir(parents=True)  # a root without a single image
+    path = tmp_path / "broken.yaml"
+    path.write_text("protocols: [knn]\ngrid: {methods: [random], datasets: [imagefolder]}\n")
+    args = [str(path), "-o", str(tmp_path / "runs"), "--data-dir", str(tmp_path / "data")]
+    ran = CliRunner().invoke(cli, ["suite", "run", *args])
+    assert ran.exit_code == 1 and "random imagefolder seed 0: failed" in ran.output
+    status = CliRunner().invoke(cli, ["suite", "status", *args])
+    assert status.exit_code == 0
+    line = next(line for line in status.output.splitlines() if line.startswith("failed"))
+    assert "DatasetError" in line and "imagefolder" in line
+    assert status.output.splitlines()[-1] == "1 cell(s): 1 failed"

@@ -160,7 +160,7 @@ def run(name: str, output_dir: str | None, data_dir: str, roots: tuple[str, ...]
     """Run the unfinished cells of suite NAME (one job per pretraining), then print its table."""
     from . import launchers
     from .plan import jobs
-    from .results import CELLS, ingest
+    from .results import CELLS, ingest, read_state
 
     processes = nodes * max(1, gpus_per_node) if launcher == "slurm" else 1
     if world_size not in (None, processes):
@@ -180,13 +180,15 @@ def run(name: str, output_dir: str | None, data_dir: str, roots: tuple[str, ...]
     click.echo(f"{s.name}: {len(planned)} cell(s), {len(planned) - len(todo)} in the store, {len(specs)} job(s) "
                f"to run ({launcher})")
     store = out / "results.sqlite"
-    finished = [0]
+    finished, failed = [0], []
 
     def on_done(spec: Any, states: dict[str, str]) -> None:
         ingest(store, [out / CELLS / t.cell_id for t in spec.tasks])
         finished[0] += 1
         for t in spec.tasks:
-            click.echo(f"[{finished[0]}/{len(specs)}] {t.describe}: {states.get(t.cell_id, 'see suite status')}")
+            state = states.get(t.cell_id) or read_state(out / CELLS / t.cell_id).get("state", "not started")
+            failed.extend([t.describe] if state == "failed" else [])
+            click.echo(f"[{finished[0]}/{len(specs)}] {t.describe}: {state}")
 
     try:
         if launcher == "local":
@@ -206,6 +208,10 @@ def run(name: str, output_dir: str | None, data_dir: str, roots: tuple[str, ...]
         click.echo("\ninterrupted: finished cells are kept; run the same command again to continue", err=True)
         sys.exit(130)
     _print_table(name, output_dir, data_dir, roots, sets, methods, world_size, "markdown", None, None)
+    if failed:
+        click.echo(f"{len(failed)} cell(s) failed ({', '.join(failed)}): their errors are in `sslbench suite status "
+                   f"{name}`", err=True)
+        sys.exit(1)
 
 
 @suite.command()

@@ -20,7 +20,7 @@ paper printed. Layout (every key but ``grid`` optional)::
     table:
       rows: [method]                   # from: method, dataset, eval, variant, protocol, metric, seed, a swept key
       columns: [dataset]
-      metrics: [top1]                  # the metrics kept (a column dimension when ``metric`` is placed)
+      metrics: [top1]                  # the metrics kept (default: all), in order of preference
       names: {sce: SCE (Ours)}         # how a label is printed
       decimals: 1
       marks: columns                   # best / second per column, per row, or none
@@ -292,8 +292,6 @@ def _table(raw: Any, where: str, sweep_keys: set[str]) -> TableSpec:
     metrics = t.get("metrics")
     if metrics is not None:
         metrics = _names(metrics, f"{where}: metrics")
-    elif "metric" in columns + rows:
-        raise SuiteError(f"{where}: 'metric' is a dimension: list the metrics to show in 'metrics'")
     names = t.get("names", {})
     if not isinstance(names, dict):
         raise SuiteError(f"{where}: names: expected a mapping of label -> printed name")

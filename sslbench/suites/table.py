@@ -98,15 +98,15 @@ def compare(suite: Suite, planned: Sequence[Any], stored: Any) -> Comparison:
             results = [r for r in by_key.get(p.keys[protocol], []) if t.metrics is None or r[0] in order]
             if not metric_dim and results:
                 results = [min(results, key=lambda r: order.get(r[0], 0))]  # the first listed metric it has
-            expected = [r[0] for r in results] or (list(t.metrics or []) if metric_dim else [""])
+            expected = [r[0] for r in results] or (list(t.metrics or [""]) if metric_dim else [""])
             for metric in expected:
                 row = _placements(labels, protocol, metric, t.rows)
-                col = " ".join(_placements(labels, protocol, metric, t.columns))
+                col = " ".join(_placements(labels, protocol, metric, t.columns)).strip()
                 rows += [row] if row not in rows else []
                 columns += [col] if col not in columns else []
             for metric, value, hib in results:
                 row = _placements(labels, protocol, metric, t.rows)
-                col = " ".join(_placements(labels, protocol, metric, t.columns))
+                col = " ".join(_placements(labels, protocol, metric, t.columns)).strip()
                 ours.setdefault((row, col), []).append(value)
                 higher[col] = hib
                 seeds.add(p.config.seed)
