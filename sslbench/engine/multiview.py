@@ -48,8 +48,9 @@ class SiameseLearner(nn.Module):
         for x in views:
             z, p = self.embed(x)
             zs.append(self._prepare(z))
-            ps.append(zs[-1] if self.predictor is None else self._prepare(p))
-        return {"loss": checked_loss(self.method.loss(zs, ps), self.method.name)}
+            ps.append(self._prepare(p) if self.predictor is not None else None)
+        return {"loss": checked_loss(self.method.loss(zs, ps if self.predictor is not None else zs),
+                                     self.method.name)}
 
     forward = training_step
 

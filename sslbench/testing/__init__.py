@@ -86,14 +86,14 @@ def _run(check: Callable[..., None], name: str, options: dict[str, Any], kind: s
     except CheckSkipped as exc:
         return CheckResult(check.__name__, True, one_line(str(exc)), skipped=True, kind=kind)
     except AssertionError as exc:
-        message = one_line(str(exc)) or "assertion failed"
+        message, trace = one_line(str(exc)) or "assertion failed", traceback.format_exc()
     except PluginError as exc:
-        message = one_line(contract_message(exc))
+        message, trace = one_line(contract_message(exc)), traceback.format_exc()
     except SSLBenchError as exc:
-        message = one_line(str(exc))
+        message, trace = one_line(str(exc)), traceback.format_exc()
     except Exception as exc:  # a crash is a failed check, reported like one
-        message = one_line(f"{type(exc).__name__}: {exc}")
-    return CheckResult(check.__name__, False, message, traceback=traceback.format_exc(), kind=kind)
+        message, trace = one_line(f"{type(exc).__name__}: {exc}"), traceback.format_exc()
+    return CheckResult(check.__name__, False, message, traceback=trace, kind=kind)
 
 
 def run_checks(name: str, kind: str | None = None, root: str | None = None, dataset: str | None = None) -> list[CheckResult]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unittest
 from typing import Any, Mapping
 
 from ..config import merge
@@ -17,8 +18,9 @@ TINY_SETS: dict[str, Any] = {
 }
 
 
-class CheckSkipped(Exception):
-    """A check that cannot run here (e.g. a dataset check without ``--data-root``); says why."""
+class CheckSkipped(unittest.SkipTest):
+    """A check that cannot run here (e.g. a dataset check without ``--data-root``); says why
+    (a ``unittest.SkipTest``: pytest reports the check as skipped)."""
 
 
 def tiny_config(method: str, dataset: str = "digits", protocols: tuple[str, ...] = ("knn",),

@@ -184,8 +184,13 @@ def check_training_step(name: str) -> None:
     loss.backward()
     reached = [p for p in learner.backbone.parameters() if p.requires_grad and p.grad is not None]
     assert any(p.grad.abs().sum() > 0 for p in reached), "the loss's gradient does not reach the online backbone"
+    target = {id(p) for p in learner.target_parameters()} if callable(getattr(learner, "target_parameters", None)) \
+        else set()
     for k, v in learner.named_parameters():
-        assert v.requires_grad or v.grad is None, f"frozen (target) parameter {k} received a gradient"
+        assert id(v) not in target or not (v.requires_grad or v.grad is not None), \
+            f"target parameter {k} is trained by the optimiser: the target branch gets no gradient, it follows " \
+            f"the online branch by EMA in after_step"
+        assert v.requires_grad or v.grad is None, f"frozen parameter {k} received a gradient"
     opt.step()
     assert any(not torch.equal(a, p) for a, p in zip(before, trainable)), "one step left the online weights unchanged"
     for k, v in learner.named_parameters():
