@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 
 from sslbench.contract.errors import DatasetError
 from sslbench.contract.loading import registries
+from sslbench.testing import DATASET_CHECKS
 from sslbench.transfer_datasets import CALTECH_TRAIN_PER_CLASS, TRANSFER_SETS, load_transfer
 from transfer_fixture import BUILDERS
 
@@ -69,3 +72,10 @@ def test_sun397_keeps_the_images_of_official_partition_1_only(tmp_path):
     (tmp_path / "SUN397" / "Partitions" / "Testing_01.txt").unlink()
     with pytest.raises(DatasetError, match="Testing_01.txt"):
         load_transfer("sun397", str(tmp_path), "test", 16)
+
+
+@pytest.mark.parametrize("check", DATASET_CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_transfer_set_passes_the_dataset_conformance_kit(name, check, tmp_path):
+    BUILDERS[name](tmp_path)
+    check(name, root=str(tmp_path)) if "root" in inspect.signature(check).parameters else check(name)

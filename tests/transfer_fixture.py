@@ -20,7 +20,7 @@ def fgvc_aircraft(root: Path) -> dict[str, int]:
     classes = ["707-320", "A320"]
     (data / "images").mkdir(parents=True)
     (data / "variants.txt").write_text("\n".join(classes) + "\n")
-    for split, ids in (("trainval", range(0, 6)), ("test", range(6, 10))):
+    for split, ids in (("train", range(0, 4)), ("val", range(4, 6)), ("trainval", range(0, 6)), ("test", range(6, 10))):
         lines = [f"{1000 + i} {classes[i % 2]}" for i in ids]
         (data / f"images_variant_{split}.txt").write_text("\n".join(lines) + "\n")
         for i in ids:
