@@ -155,6 +155,10 @@ class CocoClassification(Dataset):
         image = F.resize(self.detection.image(index), [self.image_size], antialias=True)
         return F.center_crop(image, [self.image_size, self.image_size]), self.labels[index]
 
+    def image_source(self, index: int) -> tuple[Path, torch.Tensor]:
+        """File and labels of item ``index``: training views are cut from the full image (sslbench.image)."""
+        return self.detection.image_dir / self.detection.images[index]["file_name"], self.labels[index]
+
     def verify(self) -> None:
         """Every listed image exists and decodes (run before any training)."""
         verify_images([self.detection.image_dir / info["file_name"] for info in self.detection.images])

@@ -79,7 +79,14 @@ class DataConfig:
     #: unset, the transfer dataset is looked for under ``root`` too
     eval_root: str | None = None
     input_size: int = 32
-    num_workers: int = 0
+    #: loader worker processes per training process; unset (null): the cores available to it
+    #: (os.sched_getaffinity / world size); datasets held in memory never use workers
+    num_workers: int | None = None
+    #: evaluation view of file-backed image datasets: shorter side resized to ``eval_resize``
+    #: (0: input_size / 0.875, 256 for 224), then the centre input_size crop (sslbench.image.views)
+    eval_resize: int = 0
+    #: where training JPEGs are decoded: "cpu" (loader workers) or "cuda" (batched, on the GPU)
+    decode: Literal["cpu", "cuda"] = "cpu"
     #: video (thesis 5.4, B.1): frames kept per clip, clip duration in seconds, and the clips x
     #: spatial crops of the evaluation views (10 x 3 = the 30-view test)
     clip_frames: int = 8
@@ -94,7 +101,10 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         check(self.input_size > 0, "data.input_size", self.input_size, "a positive integer")
-        check(self.num_workers >= 0, "data.num_workers", self.num_workers, "an integer >= 0")
+        check(self.num_workers is None or self.num_workers >= 0, "data.num_workers", self.num_workers,
+              "an integer >= 0 (or null: the cores available per process)")
+        check(self.eval_resize == 0 or self.eval_resize >= self.input_size, "data.eval_resize", self.eval_resize,
+              f"0 (input_size / 0.875) or a side >= data.input_size ({self.input_size})")
         check(self.clip_frames > 0, "data.clip_frames", self.clip_frames, "a positive integer (8 or 16 in the thesis)")
         check(self.clip_duration > 0, "data.clip_duration", self.clip_duration, "a positive number of seconds")
         check(self.eval_clips > 0, "data.eval_clips", self.eval_clips, "a positive integer")
@@ -182,6 +192,9 @@ class TrainConfig:
     #: keep the last epoch's checkpoint.pt (whole learner + optimizer) once backbone.pt is written;
     #: false drops it (backbone.pt is all evaluation needs); not part of the pretraining's identity
     keep_checkpoint: bool = True
+    #: also write loss, lr, momentum, lambda, throughput and data wait to <run>/tensorboard
+    #: (needs the ``tensorboard`` extra); not part of the pretraining's identity
+    tensorboard: bool = False
 
     def __post_init__(self) -> None:
         check(self.epochs >= 0, "train.epochs", self.epochs, "an integer >= 0")
@@ -260,6 +273,12 @@ class RunConfig:
         for key in ("protocols", "eval_dataset", *self.protocol_params):
             d.pop(key, None)
         d["data"].pop("num_workers", None)
+        d["data"].pop("decode", None)  # where JPEGs are decoded, like train.device
+        d["data"].pop("eval_resize", None)  # evaluation views only
+        from .image import PIPELINE
+
+        d["data"]["crops"] = PIPELINE  # training crops: torchvision's rule on the full image (sslbench.image)
+        d["train"].pop("tensorboard", None)
         d["data"].pop("eval_root", None)  # where the transfer dataset lives
         d["data"].pop("eval_clips", None)  # evaluation views only
         d["data"].pop("eval_crops", None)

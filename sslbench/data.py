@@ -23,7 +23,9 @@ class DatasetSpec:
     ``load(root, split, image_size)`` returns a ``Dataset`` of ``(uint8 tensor (C, H, W), int
     label)``; datasets whose images all share one size return a
     :class:`sslbench.datasets.TensorImageDataset` (the engine then batches them without
-    workers), others resize each image to ``image_size`` (shorter side, then centre crop).
+    workers), others resize each image to ``image_size`` (shorter side, then centre crop;
+    ``data.eval_resize``, 256 for 224-pixel inputs) and define ``image_source(index) -> (path,
+    label)`` so that training crops are cut from the full image (:mod:`sslbench.image.views`).
     Multi-label datasets (VOC2007, COCO as classification) return a ``(C,)`` int64 vector instead
     of the int label (1 present, 0 absent, -1 ignored) and set ``multilabel = True`` on the
     ``Dataset``; single-label protocols (kNN, linear, retrieval, finetune) then refuse them with a
@@ -202,7 +204,9 @@ def open_split(spec: DatasetSpec, config: Any, split: str, root: str | None, pur
     steps = modality(spec.modality)
     if steps.open_split is not None:
         return steps.open_split(spec, config, split, purpose, clips, root)
-    dataset = spec.load(root, split, int(round(config.data.input_size * 8 / 7)))
+    from .image.views import eval_resize
+
+    dataset = spec.load(root, split, eval_resize(config.data))  # the shorter side before the eval centre crop
     if spec.modality == "image":  # other modalities (soccernet: whole games) define their own items
         check_dataset(dataset, spec, split)
     return dataset

@@ -33,21 +33,35 @@ class TensorImageDataset(Dataset):
         return self.images[index], int(self.labels[index])
 
 
-def load_digits(root: str | None, split: str, image_size: int = 8) -> TensorImageDataset:
-    """scikit-learn's bundled 8x8 digits, split 80/20 stratified with a fixed seed (1,437 / 360)."""
-    from sklearn.datasets import load_digits as sk_load_digits
-    from sklearn.model_selection import train_test_split
+def _digits_csv() -> Path:
+    """scikit-learn's ``digits.csv.gz``, found without importing scikit-learn (1 s at start-up)."""
+    import importlib.util
 
+    spec = importlib.util.find_spec("sklearn")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            return path
+    raise DatasetError("dataset 'digits' needs scikit-learn's bundled digits.csv.gz: expected scikit-learn installed")
+
+
+def load_digits(root: str | None, split: str, image_size: int = 8) -> TensorImageDataset:
+    """scikit-learn's bundled 8x8 digits, split 80/20 stratified with a fixed seed (1,437 / 360):
+    ``train_test_split(test_size=0.2, random_state=0, stratify=target)``, whose test rows are
+    stored in ``resources/digits_test_split.txt`` (read with numpy, no scikit-learn import)."""
     if split not in ("train", "test"):
         raise DatasetError(f"unknown split {split!r} for dataset 'digits': expected 'train' or 'test'")
-    bunch = sk_load_digits()
-    images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)
-    index = np.arange(len(images))
-    train_idx, test_idx = train_test_split(index, test_size=0.2, random_state=0, stratify=bunch.target)
-    idx = np.sort(train_idx if split == "train" else test_idx)
+    data = np.loadtxt(_digits_csv(), delimiter=",")
+    target = data[:, -1].astype(np.int64)
+    images = np.round(data[:, :-1].reshape(-1, 8, 8) * (255.0 / 16.0)).astype(np.uint8)
+    listing = (Path(__file__).parent / "resources" / "digits_test_split.txt").read_text()
+    test = np.array([int(v) for line in listing.splitlines() if not line.startswith("#") for v in line.split()])
+    is_test = np.zeros(len(images), dtype=bool)
+    is_test[test] = True
+    idx = np.flatnonzero(is_test if split == "test" else ~is_test)
     return TensorImageDataset(
         torch.from_numpy(images[idx][:, None]).contiguous(),
-        torch.from_numpy(bunch.target[idx]),
+        torch.from_numpy(target[idx]),
         [str(i) for i in range(10)],
     )
 
@@ -115,7 +129,8 @@ def require_root(root: str | None, dataset: str, layout: str) -> Path:
 
 
 class ImageFolderDataset(Dataset):
-    """``root/<class>/<image>`` files decoded to uint8 RGB, resized and centre-cropped to a square.
+    """``root/<class>/<image>`` files decoded to uint8 RGB, resized and centre-cropped to a square
+    (the evaluation view before its centre crop); training views come from :meth:`image_source`.
 
     ``classes`` fixes the label order: a chosen subset that must all be there (ImageNet100), or
     with ``of_train`` the training split's class folders, of which another split may lack some
@@ -159,6 +174,10 @@ class ImageFolderDataset(Dataset):
         path, label = self.samples[index]
         return resize_center_square(decode_rgb(path), self.image_size), label
 
+    def image_source(self, index: int) -> tuple[Path, int]:
+        """File and label of item ``index``: training views are cut from the full image (sslbench.image)."""
+        return self.samples[index]
+
     def verify(self) -> None:
         """Every image of the split decodes (see :func:`verify_images`)."""
         verify_images([p for p, _ in self.samples])
@@ -197,15 +216,11 @@ def train_classes(base: Path, split: str) -> list[str] | None:
 
 
 def decode_rgb(path: Path) -> torch.Tensor:
-    """An image file as a uint8 RGB tensor (3, H, W); an undecodable file is a DatasetError naming it."""
-    from PIL import Image, UnidentifiedImageError
-    from torchvision.transforms.v2 import functional as F
+    """An image file as a uint8 RGB tensor (3, H, W) (libjpeg-turbo for JPEGs, see
+    :mod:`sslbench.image.decode`); an undecodable file is a DatasetError naming it."""
+    from .image.decode import decode_file
 
-    try:
-        with Image.open(path) as pil:
-            return F.pil_to_tensor(pil.convert("RGB"))
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
-        raise DatasetError(f"cannot decode image {str(path)!r}: {exc}") from None
+    return decode_file(path)
 
 
 def resize_center_square(image: torch.Tensor, size: int) -> torch.Tensor:

@@ -19,7 +19,8 @@ if TYPE_CHECKING:  # torch is imported only when a method is built
 
 def load_presets(path: str | Path) -> dict[str, dict[str, Any]]:
     """Read a plugin's presets YAML: ``{dataset name: config overrides}`` (``"*"`` = any dataset)."""
-    data = yaml.safe_load(Path(path).read_text()) or {}
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 10x faster, read when plugins load
+    data = yaml.load(Path(path).read_text(), Loader=loader) or {}
     if not isinstance(data, dict):
         raise ValueError(f"presets file {path} must hold a mapping of dataset -> overrides")
     return data

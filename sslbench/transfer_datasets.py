@@ -142,6 +142,10 @@ class TransferImages:
 
         return resize_center_square(decode_rgb(Path(self.files[index])), self.image_size), self.labels[index]
 
+    def image_source(self, index: int) -> tuple[Path, int]:
+        """File and label of item ``index``: training views are cut from the full image (sslbench.image)."""
+        return Path(self.files[index]), self.labels[index]
+
     def verify(self) -> None:
         """Every image decodes (see :func:`sslbench.datasets.verify_images`)."""
         from .datasets import verify_images

@@ -99,6 +99,10 @@ class VOCClassification(Dataset):
         path = self.base / "JPEGImages" / f"{self.ids[index]}.jpg"
         return resize_center_square(decode_rgb(path), self.image_size), self.labels[index]
 
+    def image_source(self, index: int) -> tuple[Path, torch.Tensor]:
+        """File and labels of item ``index``: training views are cut from the full image (sslbench.image)."""
+        return self.base / "JPEGImages" / f"{self.ids[index]}.jpg", self.labels[index]
+
     def verify(self) -> None:
         """Every listed image exists and decodes (run before any training)."""
         verify_images([self.base / "JPEGImages" / f"{image_id}.jpg" for image_id in self.ids])

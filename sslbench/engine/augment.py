@@ -1,15 +1,14 @@
 """Batched, per-sample-random image augmentations on float tensors in [0, 1].
 
-One call augments a whole batch with vectorised tensor ops (affine-grid crops, per-sample
+One call augments a whole batch with vectorised tensor ops (grid-sampled crops, per-sample
 colour factors), which on CPU is an order of magnitude faster than per-image PIL transforms.
-Differences from torchvision's per-image transforms, by design: the crop box is clipped to the
-image instead of re-sampled up to 10 times, and colour-jitter ops run in a fixed order
-(brightness, contrast, saturation, hue) instead of a random permutation.
+The crop box follows torchvision's RandomResizedCrop rule (:mod:`sslbench.image.crops`); views
+of file-backed datasets arrive already cropped from the loader workers (``cropped=True``).
+Difference from torchvision's per-image transforms, by design: colour-jitter ops run in a fixed
+order (brightness, contrast, saturation, hue) instead of a random permutation.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 import torch.nn.functional as F
@@ -68,24 +67,15 @@ def hsv_to_rgb(x: torch.Tensor) -> torch.Tensor:
 
 def random_resized_crop(x: torch.Tensor, size: int, scale, ratio, flip_p: float, gen=None,
                         group: int = 1) -> torch.Tensor:
-    """Per-sample random resized crop (+ horizontal flip) of a batch via one affine grid
-    (``group``: one crop per run of ``group`` consecutive samples, see :func:`augment_batch`)."""
+    """Per-sample random resized crop (+ horizontal flip) of a batch, boxes drawn with torchvision's
+    rule on the whole image (``group``: one crop per run of ``group`` consecutive samples, see
+    :func:`augment_batch`)."""
+    from ..image.crops import crop_batch, crop_boxes
+
     n, device = x.shape[0], x.device
-    area = _uniform(n, scale[0], scale[1], gen, device, group)
-    log_r = _uniform(n, math.log(ratio[0]), math.log(ratio[1]), gen, device, group)
-    aspect = torch.exp(log_r)
-    w = torch.sqrt(area * aspect).clamp(max=1.0)
-    h = torch.sqrt(area / aspect).clamp(max=1.0)
-    cx = (_rand(n, gen, device, group) * 2 - 1) * (1 - w)
-    cy = (_rand(n, gen, device, group) * 2 - 1) * (1 - h)
-    flip = torch.where(_rand(n, gen, device, group) < flip_p, -1.0, 1.0)
-    theta = torch.zeros(n, 2, 3, device=device, dtype=x.dtype)
-    theta[:, 0, 0] = w * flip
-    theta[:, 0, 2] = cx
-    theta[:, 1, 1] = h
-    theta[:, 1, 2] = cy
-    grid = F.affine_grid(theta, [n, x.shape[1], size, size], align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    boxes = crop_boxes(n // group, x.shape[-2], x.shape[-1], scale, ratio, gen, device)
+    flip = torch.rand(n // group, generator=gen, device=device) < flip_p
+    return crop_batch(x, boxes, size, flip, group)
 
 
 def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
@@ -108,19 +98,21 @@ def _where(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor
 
 
 def augment_batch(x: torch.Tensor, spec: AugSpec, size: int, gen: torch.Generator | None = None,
-                  group: int = 1) -> torch.Tensor:
+                  group: int = 1, cropped: bool = False) -> torch.Tensor:
     """Apply ``spec`` to a float batch (B, C, H, W) in [0, 1]; returns (B, C, size, size), where
     ``spec.size`` (a multi-crop local view) takes precedence over ``size``.
 
     ``group`` > 1 draws one set of random parameters (crop, flip, colour, blur, solarize) per run
     of ``group`` consecutive samples and applies it to all of them: the frames of a video clip
     laid out as (B * T, C, H, W) with ``group=T`` (:mod:`sslbench.video.augment`). The additive
-    pixel noise stays per sample. ``group=1`` draws exactly as before.
+    pixel noise stays per sample. ``cropped=True``: the views were already cropped and flipped
+    (in the loader workers, :mod:`sslbench.image.views`); only the colour ops run.
     """
     size = spec.size or size
     if x.shape[0] % group:
         raise ValueError(f"batch of {x.shape[0]} is not a whole number of groups of {group}")
-    x = random_resized_crop(x, size, spec.crop_scale, spec.crop_ratio, spec.flip_p, gen, group)
+    if not cropped:
+        x = random_resized_crop(x, size, spec.crop_scale, spec.crop_ratio, spec.flip_p, gen, group)
     n, device = x.shape[0], x.device
 
     def coin(p: float) -> torch.Tensor:
@@ -150,7 +142,7 @@ def augment_batch(x: torch.Tensor, spec: AugSpec, size: int, gen: torch.Generato
         x = _where(coin(spec.grayscale_p), _gray(x).expand_as(x), x)
     if spec.blur_p > 0:
         sigma = _uniform(n, spec.blur_sigma[0], spec.blur_sigma[1], gen, device, group)
-        x = _where(coin(spec.blur_p), gaussian_blur(x, sigma), x)
+        x = _where(coin(spec.blur_p), gaussian_blur(x, sigma).clamp_(0, 1), x)  # float sums may pass 1 by an ulp
     if spec.solarize_p > 0:
         x = _where(coin(spec.solarize_p), torch.where(x >= 0.5, 1.0 - x, x), x)
     if spec.noise_std > 0:
@@ -163,3 +155,13 @@ def resize_eval(x: torch.Tensor, size: int) -> torch.Tensor:
     if x.shape[-1] == size and x.shape[-2] == size:
         return x
     return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=x.shape[-1] > size)
+
+
+def center_crop_eval(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Evaluation view of file-backed datasets: the centre ``size`` square (of images the dataset
+    resized to ``eval_resize``), torchvision's ``CenterCrop`` offsets; smaller images are resized."""
+    height, width = x.shape[-2:]
+    if height < size or width < size:
+        return resize_eval(x, size)
+    top, left = int(round((height - size) / 2.0)), int(round((width - size) / 2.0))
+    return x[..., top:top + size, left:left + size]

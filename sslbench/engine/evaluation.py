@@ -31,7 +31,9 @@ from .data import ViewMaker
 
 #: Bumped when the on-disk layout of a cache entry changes, so old entries are never misread.
 CACHE_FORMAT = 2
-#: The deterministic evaluation view (resize to the input size) of every cached feature.
+#: Stands for the evaluation view's name in cache keys: ``resize-center`` (datasets in memory,
+#: resized to the input size) or ``resize<eval_resize>-centercrop<input>`` (file-backed datasets),
+#: :func:`sslbench.image.views.eval_transform`.
 EVAL_TRANSFORM = "resize-center"
 
 
@@ -95,15 +97,19 @@ class EvalContext:
             from ..video.pipeline import view_maker
 
             return view_maker(self.spec, self.config, list(specs or []), self.device)
-        return ViewMaker(list(specs or []), self.config.data.input_size, self.spec.mean, self.spec.std,
-                         self.device, False)
+        from ..image.views import is_file_backed
 
-    def _transform_name(self) -> str:
+        return ViewMaker(list(specs or []), self.config.data.input_size, self.spec.mean, self.spec.std,
+                         self.device, False, eval_crop=is_file_backed(self.dataset(self.spec.train_split)))
+
+    def _transform_name(self, split: str) -> str:
         if self.is_video:
             from ..video.pipeline import eval_transform
 
             return eval_transform(self.config)
-        return EVAL_TRANSFORM
+        from ..image.views import eval_transform  # resize-center, or resize<eval_resize>-centercrop<input>
+
+        return eval_transform(self.dataset(split), self.config.data)
 
     def cache_identity(self, split: str, transform: str = EVAL_TRANSFORM) -> dict[str, Any] | None:
         """Everything ``split``'s cached features depend on: the weights, the backbone and its
@@ -116,7 +122,7 @@ class EvalContext:
         if data is None:
             return None
         if transform == EVAL_TRANSFORM:
-            transform = self._transform_name()
+            transform = self._transform_name(split)
         model = self.config.model
         return {"weights": self.weights_id, "backbone": model.backbone, "backbone_options": model.backbone_options,
                 "backbone_plugin": _origin("backbones", model.backbone),
@@ -203,7 +209,7 @@ def _warn_uncached(dataset: str, split: str, data: Any) -> None:
                       f"method, images tensor, samples list or root folder (see sslbench.fingerprint)", stacklevel=3)
 
 
-def eval_batches(dataset: Any, batch_size: int, num_workers: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def eval_batches(dataset: Any, batch_size: int, num_workers: int | None = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Every sample once, in order, on this process (no DDP sharding): (uint8 images, labels)."""
     from ..datasets import TensorImageDataset
 
@@ -211,8 +217,10 @@ def eval_batches(dataset: Any, batch_size: int, num_workers: int = 0) -> Iterato
         for start in range(0, len(dataset), batch_size):
             yield dataset.images[start:start + batch_size], dataset.labels[start:start + batch_size]
         return
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                                         pin_memory=torch.cuda.is_available())
+    from ..image.views import loader_workers
+
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False,
+                                         num_workers=loader_workers(num_workers), pin_memory=torch.cuda.is_available())
     for images, labels in loader:
         yield images, torch.as_tensor(labels)
 

@@ -8,7 +8,46 @@ import torch
 from torch import nn
 
 
-class LARS(torch.optim.Optimizer):
+def _eager(method):
+    """A torch.optim method without its decorators (``__wrapped__``), one of which imports
+    ``torch._dynamo`` on first use: 1-2 s at start-up, needed by compiled optimisers only."""
+    while hasattr(method, "__wrapped__"):
+        method = method.__wrapped__
+    return method
+
+
+class _Eager:
+    """Mixin for torch.optim classes: the same methods and state dicts, run eagerly. ``step`` runs
+    under ``no_grad`` as torch's wrapper does for non-differentiable optimisers; eager dispatch of
+    the update functions is unchanged (they fall back to dynamo only while compiling)."""
+
+    def add_param_group(self, param_group: dict) -> None:
+        _eager(torch.optim.Optimizer.add_param_group)(self, param_group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        _eager(torch.optim.Optimizer.zero_grad)(self, set_to_none)
+
+    def state_dict(self) -> dict:
+        return _eager(torch.optim.Optimizer.state_dict)(self)
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        _eager(torch.optim.Optimizer.load_state_dict)(self, state_dict)
+
+    def step(self, closure=None):  # type: ignore[override]
+        base = next(c for c in type(self).__mro__ if "step" in vars(c) and not issubclass(c, _Eager))
+        with torch.no_grad():
+            return _eager(vars(base)["step"])(self, closure)
+
+
+class SGD(_Eager, torch.optim.SGD):
+    """torch.optim.SGD without the torch._dynamo import (see :class:`_Eager`)."""
+
+
+class AdamW(_Eager, torch.optim.AdamW):
+    """torch.optim.AdamW without the torch._dynamo import (see :class:`_Eager`)."""
+
+
+class LARS(_Eager, torch.optim.Optimizer):
     """SGD with layer-wise trust ratio ``eta * ||w|| / ||g + wd w||``; 1-D params (bias, BN) are
     excluded from both weight decay and adaptation, the common practice of MoCo v3 and BYOL."""
 
@@ -41,11 +80,11 @@ def build_optimizer(name: str, module: nn.Module, lr: float, weight_decay: float
     """The optimiser ``name`` over the trainable parameters of ``module``."""
     params = [p for p in module.parameters() if p.requires_grad]
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        return SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     if name == "lars":
         return LARS(params, lr=lr, weight_decay=weight_decay, momentum=momentum)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        return AdamW(params, lr=lr, weight_decay=weight_decay)
     raise ValueError(f"unknown optimizer {name!r}: expected sgd, lars or adamw")
 
 

@@ -21,6 +21,8 @@ from ..contract.errors import ConfigError, TrainingError
 from . import checkpoint
 from . import distributed as dist
 from .data import ViewMaker, epoch_generator, iterate_batches, steps_per_epoch
+from .steptime import StepTimer, warn
+from .tensorboard import Scalars
 from .optim import build_optimizer, set_lr
 from .schedules import warmup_cosine_lr
 
@@ -147,6 +149,12 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
         views = view_maker(spec, config, view_specs, device, pretraining=True)
     else:
         views = ViewMaker(view_specs, config.data.input_size, spec.mean, spec.std, device, channels_last)
+    from ..image.views import training_source  # file-backed images: views cut in the loader workers
+
+    source = train_set if video else training_source(train_set, view_specs, config.data.input_size, config.seed,
+                                                     config.data.decode)
+    scalars = Scalars(run_dir if config.train.tensorboard and dist.is_main() else None)
+    timer = StepTimer()
     model: nn.Module = learner
     if dist.is_distributed():
         if config.train.sync_bn:
@@ -184,7 +192,9 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
             aug_gen = torch.Generator(device=device)
             aug_gen.manual_seed(int(epoch_generator(config.seed, epoch, salt=1).initial_seed()) + dist.rank())
             loss_sum, loss_count, checked_from = torch.zeros((), device=device), 0, step
-            for images, labels in iterate_batches(train_set, batch, True, config.seed, epoch, True, config.data.num_workers):
+            timer.wait_start()
+            for images, labels in iterate_batches(source, batch, True, config.seed, epoch, True, config.data.num_workers):
+                timer.got_batch()
                 if step >= total:
                     break
                 set_lr(optimizer, warmup_cosine_lr(step, total, warmup, base_lr, config.train.min_lr))
@@ -198,31 +208,41 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
                 if (step + 1 - checked_from) % check_every == 0:
                     _check_finite(loss_sum, checked_from, step, epoch, ckpt_path)
                     checked_from = step + 1
-                    bar.set_postfix(loss=f"{float(loss.detach()):.3f}", epoch=epoch)
+                    bar.set_postfix(loss=f"{float(loss.detach()):.3f}", epoch=epoch, data=f"{timer.epoch.fraction:.0%}")
+                    scalars.step(step, {"loss": float(loss.detach()), "lr": optimizer.param_groups[0]["lr"],
+                                        "momentum": getattr(learner, "current_momentum", None),
+                                        "lambda": getattr(method, "lam", None), "data_wait": timer.epoch.fraction})
                 scaler.step(optimizer)
                 scaler.update()
                 learner.after_step(step, total)
                 step += 1
                 bar.update(1)
+                warn(timer.step_done(len(labels)))
             _check_finite(loss_sum, checked_from, step - 1, epoch, ckpt_path)
             epoch += 1
+            times, line = timer.end_epoch(epoch)
+            warn(line)
+            scalars.step(step, times.summary(dist.world_size()))
             if loss_count:
                 final_loss = float(dist.all_reduce_mean(loss_sum / loss_count))
             if dist.is_main():
                 with open(log_path, "a") as fh:
                     fh.write(json.dumps({"epoch": epoch, "step": step, "loss": final_loss,
-                                         "lr": optimizer.param_groups[0]["lr"]}) + "\n")
+                                         "lr": optimizer.param_groups[0]["lr"], **times.summary(dist.world_size())}) + "\n")
                 checkpoint.save({"learner": learner.state_dict(), "optimizer": optimizer.state_dict(),
                                  "scaler": scaler.state_dict(), "epoch": epoch, "step": step, "rng": _rng_state(),
                                  "pretrain_hash": config.pretrain_hash()}, ckpt_path)
             saved_epoch = epoch
             if stop_after_epochs is not None and epoch >= stop_after_epochs:
                 bar.close()
+                scalars.close()
                 return PretrainOutcome(learner, time.perf_counter() - t0, step, final_loss, resumed_from)
     except KeyboardInterrupt:
         bar.close()
+        scalars.close()
         raise PretrainingInterrupted(_interrupted_message(epoch, config.train.epochs, saved_epoch)) from None
     bar.close()
+    scalars.close()
     dist.broadcast_buffers(learner)  # BN statistics are per rank: every rank ends with rank 0's
     if dist.is_main():
         checkpoint.save({"backbone": learner.backbone.state_dict(), "pretrain_hash": config.pretrain_hash(),

@@ -33,8 +33,6 @@ import io
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
-
 from ..config import check
 from ..contract.errors import SSLBenchError
 from ..contract.protocol import Metric, Protocol
@@ -216,6 +214,7 @@ def coco_results(predictions: dict[int, dict[str, Any]], category_ids: list[int]
     """Detector outputs (per image id: ``boxes`` xyxy, ``labels`` 1..C, ``scores``, optional
     ``masks`` (N, 1, H, W) probabilities) as COCO result lists (bbox, segm); masks are
     thresholded at 0.5 and RLE-encoded."""
+    import numpy as np  # here, not at import: `sslbench --help` loads every protocol module
     from pycocotools import mask as mask_utils
 
     boxes_out, segm_out = [], []
@@ -270,6 +269,7 @@ def _flip(image: Any, target: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
 def train_and_evaluate(backbone: Any, root: str | None, train_split: str, test_split: str, mean, std,
                        p: DetectionParams, device: Any, progress: bool = False) -> dict[str, float]:
     """Train the detector on ``train_split`` and return AP metrics on ``test_split``."""
+    import numpy as np
     import torch
     from tqdm.auto import tqdm
 

@@ -74,6 +74,7 @@ def finetune_and_test(backbone: Any, ctx: Any, p: FinetuneParams) -> tuple[float
 
     from ..augment import AUGMENTATIONS, AugSpec
     from ..engine.evaluation import eval_batches, shuffled_batches
+    from ..image.views import training_source  # file-backed images: views cut from the full image
 
     torch.manual_seed(p.seed)
     device = ctx.device
@@ -96,7 +97,8 @@ def finetune_and_test(backbone: Any, ctx: Any, p: FinetuneParams) -> tuple[float
     head.train()
     for epoch in tqdm(range(p.epochs), desc="finetune", unit="epoch", leave=False, disable=not ctx.progress):
         order = torch.Generator().manual_seed(p.seed * 7919 + epoch)
-        for images, y in shuffled_batches(train, p.batch_size, order, ctx.config.data.num_workers):
+        source = training_source(train, views.specs, ctx.config.data.input_size, p.seed * 1_000_003 + epoch)
+        for images, y in shuffled_batches(source, p.batch_size, order, ctx.config.data.num_workers):
             if len(y) < 2:  # batch norm needs two samples
                 continue
             for group in opt.param_groups:

@@ -249,6 +249,7 @@ def augmented_batches(ctx: Any, p: LinearParams, mean: "torch.Tensor | None", st
 
     from ..augment import AugSpec
     from ..engine.evaluation import shuffled_batches
+    from ..image.views import training_source  # file-backed images: views cut from the full image
 
     dataset = ctx.dataset(ctx.spec.train_split)
     views = ctx.view_maker([AugSpec(crop_scale=tuple(p.crop_scale), flip_p=p.flip_p)])
@@ -260,7 +261,8 @@ def augmented_batches(ctx: Any, p: LinearParams, mean: "torch.Tensor | None", st
         was_training = backbone.training
         backbone.eval()
         try:
-            for images, y in shuffled_batches(dataset, p.batch_size, order_gen, ctx.config.data.num_workers):
+            source = training_source(dataset, views.specs, ctx.config.data.input_size, p.seed * 1_000_003 + epoch)
+            for images, y in shuffled_batches(source, p.batch_size, order_gen, ctx.config.data.num_workers):
                 with torch.no_grad():
                     f = backbone(views.train_views(images, gen)[0]).float()
                 if mean is not None:

@@ -56,8 +56,8 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def eval_key(config: Mapping[str, Any], protocol: str) -> str:
     """Identity of one evaluation: the whole config except which *other* protocols ran alongside
-    (and the settings that cannot change a number: data.num_workers, train.device,
-    train.keep_checkpoint).
+    (and the settings that cannot change a number: data.num_workers, data.decode, train.device,
+    train.keep_checkpoint, train.tensorboard).
 
     ``config_hash`` covers the protocol list, so ``run -p knn`` and ``run -p knn,linear`` differ;
     this key lets a grid skip a (config, protocol) cell whichever way it was run before.
@@ -67,15 +67,18 @@ def eval_key(config: Mapping[str, Any], protocol: str) -> str:
     for name in others:
         d.pop(name, None)
     d.get("data", {}).pop("num_workers", None)
+    d.get("data", {}).pop("decode", None)
     d.get("train", {}).pop("device", None)
     d.get("train", {}).pop("keep_checkpoint", None)
+    d.get("train", {}).pop("tensorboard", None)
     d["protocol"] = protocol
     return stable_hash(d)
 
 
 #: config keys that cannot change a number: bookkeeping, hardware, memory bounds (``*_chunk``),
 #: ``trains`` (a fact of the method, recorded by newer versions only)
-NEUTRAL_KEYS = ("seed", "protocols", "trains", "data.num_workers", "train.device", "train.keep_checkpoint")
+NEUTRAL_KEYS = ("seed", "protocols", "trains", "data.num_workers", "data.decode", "train.device",
+                "train.keep_checkpoint", "train.tensorboard")
 
 
 def evaluation_settings(config: Mapping[str, Any], protocol: str) -> dict[str, Any]:

@@ -46,10 +46,13 @@ def _collate(batch: list[tuple[int, Any]]) -> tuple[torch.Tensor, torch.Tensor] 
     return torch.stack([clips for clips, _ in kept]), torch.as_tensor([label for _, label in kept])
 
 
-def view_batches(dataset: Any, videos_per_batch: int, num_workers: int = 0):
-    """(uint8 views (B, V, C, T, S, S), labels (B,)) of every readable video, in order."""
+def view_batches(dataset: Any, videos_per_batch: int, num_workers: int | None = 0):
+    """(uint8 views (B, V, C, T, S, S), labels (B,)) of every readable video, in order (``num_workers``
+    None: the cores available to this process)."""
+    from ..image.views import loader_workers
+
     loader = torch.utils.data.DataLoader(_Readable(dataset), batch_size=videos_per_batch, shuffle=False,
-                                         num_workers=num_workers, collate_fn=_collate,
+                                         num_workers=loader_workers(num_workers), collate_fn=_collate,
                                          pin_memory=torch.cuda.is_available())
     for batch in loader:
         if batch is not None:

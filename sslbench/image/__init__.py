@@ -1,0 +1,14 @@
+"""The image input pipeline: torchvision's crop rule, fast JPEG decoding, crops cut in the loader
+workers (crop before resize), the evaluation view, and batched GPU decoding.
+
+- :mod:`sslbench.image.crops`: the random resized crop box (torchvision's rule) and the crop
+  itself, for one decoded image (loader workers) or a batch of tensors (on the device);
+- :mod:`sslbench.image.decode`: file bytes to uint8 tensors (libjpeg-turbo through
+  ``torchvision.io``, reduced-size JPEG decoding through PIL's draft mode);
+- :mod:`sslbench.image.views`: the datasets the engine reads for training and evaluation views;
+- :mod:`sslbench.image.gpu`: ``data.decode=cuda``, JPEG bytes decoded in batches on the GPU.
+"""
+
+#: names the crop rule of training views in every pretraining's identity (sslbench.config):
+#: torchvision's RandomResizedCrop box on the full image, resized after cropping
+PIPELINE = "torchvision-rrc-full-image"
