@@ -361,11 +361,6 @@ def results_import(file: str, output_dir: str | None) -> None:
     click.echo(f"imported {added} result(s), skipped {skipped} already in {_store_path(output_dir)}")
 
 
-from .suites.cli import suite as _suite_group  # noqa: E402 - `sslbench suite ...` (sslbench/suites)
-
-cli.add_command(_suite_group)
-
-
 def _cache_filters(command: Any) -> Any:
     """The options `cache list` and `cache rm` share: where to look and which entries."""
     options = [
