@@ -20,6 +20,7 @@ _LAZY = {
     "NoParams": "sslbench.contract.params",
     **dict.fromkeys(("Protocol", "Metric"), "sslbench.contract.protocol"),
     "DatasetSpec": "sslbench.data",
+    **dict.fromkeys(("Range", "Check"), "sslbench.config"),  # declared field rules of Params dataclasses
     "registries": "sslbench.contract.loading",
     **dict.fromkeys(("SSLBenchError", "ConfigError", "DatasetError", "PluginError", "UnknownNameError",
                      "DuplicateNameError", "TrainingError", "StoreError"), "sslbench.contract.errors"),

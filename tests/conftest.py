@@ -31,3 +31,11 @@ def make_plugin_dist(tmp_path):
         return str(site)
 
     return make
+
+
+@pytest.fixture
+def plugin_commands():
+    """The plugins' commands (check-plugin, new-plugin) on the click group, as ``main()`` adds them."""
+    from sslbench.cli import _add_plugin_commands
+
+    _add_plugin_commands()

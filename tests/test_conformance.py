@@ -316,15 +316,7 @@ def test_a_plain_builder_gets_unknown_options_refused_for_it():
 # --------------------------------------------------------------------------- the command
 
 
-@pytest.fixture
-def commands():
-    """The plugin commands (check-plugin, new-plugin) on the group, as main() adds them."""
-    from sslbench.cli import _add_plugin_commands
-
-    _add_plugin_commands()
-
-
-def test_check_plugin_runs_the_checks_of_each_kind_and_refuses_unknown_names(commands):
+def test_check_plugin_runs_the_checks_of_each_kind_and_refuses_unknown_names(plugin_commands):
     result = CliRunner().invoke(cli, ["check-plugin", "digits"])
     assert result.exit_code == 0, result.output
     assert "PASS  check_dataset_splits" in result.output and "4 passed, 0 failed" in result.output
@@ -334,14 +326,14 @@ def test_check_plugin_runs_the_checks_of_each_kind_and_refuses_unknown_names(com
         run_checks("digits", kind="protocol")
 
 
-def test_check_plugin_on_a_dataset_without_its_root_skips_the_data_checks_and_says_why(commands):
+def test_check_plugin_on_a_dataset_without_its_root_skips_the_data_checks_and_says_why(plugin_commands):
     result = CliRunner().invoke(cli, ["check-plugin", "cifar10"])
     assert result.exit_code == 0, result.output
     assert "SKIP  check_dataset_splits: needs --data-root PATH holding cifar-10-batches-py" in result.output
     assert "2 passed, 0 failed, 2 skipped" in result.output
 
 
-def test_debug_shows_the_traceback_of_each_failed_check(commands):
+def test_debug_shows_the_traceback_of_each_failed_check(plugin_commands):
     def bare(root, split, image_size):
         return np.load(f"{root}/{split}_images.npy")  # FileNotFoundError
 

@@ -12,12 +12,21 @@ from sslbench.scaffold import KINDS, new_plugin
 from nested_venv import builds_without_isolation, purelib, venv_on_this_environment
 
 
-def test_scaffold_refuses_bad_names_and_overwrites(tmp_path):
+def test_scaffold_refuses_bad_names_and_overwrites(tmp_path, plugin_commands):
     bad = CliRunner().invoke(cli, ["new-plugin", "Bad Name", "--dir", str(tmp_path)])
     assert bad.exit_code == 2 and "invalid plugin name" in bad.output
     assert CliRunner().invoke(cli, ["new-plugin", "ok", "--dir", str(tmp_path)]).exit_code == 0
     again = CliRunner().invoke(cli, ["new-plugin", "ok", "--dir", str(tmp_path)])
     assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_new_plugin_writes_a_siamese_method_from_its_template(tmp_path, plugin_commands):
+    result = CliRunner().invoke(cli, ["new-plugin", "contrast", "--template", "siamese", "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    source = (tmp_path / "sslbench-contrast" / "sslbench_contrast" / "__init__.py").read_text()
+    assert "class Contrast(SiameseMethod):" in source and "Range(gt=0)" in source and "queue" not in source
+    bad = CliRunner().invoke(cli, ["new-plugin", "other", "--template", "queue", "--dir", str(tmp_path)])
+    assert bad.exit_code == 2 and "'queue' is not one of 'momentum', 'siamese'" in bad.output
 
 
 def test_a_venv_made_inside_a_venv_sees_the_outer_venvs_packages_not_the_base_interpreters(tmp_path):
@@ -35,9 +44,10 @@ def test_a_venv_made_inside_a_venv_sees_the_outer_venvs_packages_not_the_base_in
 def test_generated_plugins_install_in_a_fresh_venv_and_pass_their_tests(tmp_path):
     for kind in KINDS:
         new_plugin(f"my-{kind}", kind, tmp_path)
+    new_plugin("my-siamese", "method", tmp_path, template="siamese")
     python = venv_on_this_environment(tmp_path / "venv")  # torch & sslbench come from this environment
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
-    pkgs = [str(tmp_path / f"sslbench-my-{kind}") for kind in KINDS]
+    pkgs = [str(tmp_path / f"sslbench-my-{kind}") for kind in (*KINDS, "siamese")]
     isolation = ["--no-build-isolation"] if builds_without_isolation() else []
     install = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", *isolation,
                               *sum((["-e", p] for p in pkgs), [])], capture_output=True, text=True, env=env,
@@ -47,12 +57,12 @@ def test_generated_plugins_install_in_a_fresh_venv_and_pass_their_tests(tmp_path
                             *[os.path.join(p, "tests") for p in pkgs]],
                            capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
     assert tests.returncode == 0, tests.stdout[-3000:]
-    run = subprocess.run([python, "-m", "sslbench.cli", "run", "--method", "my-method", "--protocol", "my-protocol",
+    run = subprocess.run([python, "-m", "sslbench.cli", "run", "--method", "my-siamese", "--protocol", "my-protocol",
                           "--dataset", "digits", "--set", "train.max_steps=2", "--set",
                           "model.backbone_options={width: 4}", "--no-progress", "-o", str(tmp_path / "out")],
                          capture_output=True, text=True, env=env, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.startswith("my-method on digits") and "my-protocol top1" in run.stdout
+    assert run.stdout.startswith("my-siamese on digits") and "my-protocol top1" in run.stdout
     # the base environment does not see the venv's plugins
     assert "my-method" not in subprocess.run([sys.executable, "-m", "sslbench.cli", "list", "methods"],
                                              capture_output=True, text=True).stdout

@@ -3,9 +3,7 @@
 from dataclasses import dataclass
 from typing import Annotated
 
-from sslbench import hookimpl
-from sslbench.config import Range
-from sslbench.method import SiameseMethod
+from sslbench import Range, SiameseMethod, hookimpl
 
 
 @dataclass
