@@ -7,7 +7,7 @@ import pytest
 from helpers import run_cli
 
 from sslbench.contract.errors import DatasetError
-from sslbench.spotting import soccernet
+from sslbench.spotting import pca, soccernet
 from sslbench.spotting.inference import token_times
 from sslbench.spotting.synthetic import write_soccernet
 
@@ -73,7 +73,7 @@ def test_pca_command_writes_reduced_files(root):
     np.testing.assert_allclose(np.sort(np.linalg.norm(reduced, axis=0))[::-1], s[:4], rtol=1e-4)
     assert not list(root.rglob("*.tmp"))
     # the original files are still the only inputs: rerunning gives the same output
-    soccernet.reduce_bank(root, 4)
+    pca.reduce_bank(root, 4)
     np.testing.assert_allclose(np.concatenate([np.load(p.with_name(p.stem + "_PCA4.npy")) for p in originals]), reduced,
                                rtol=1e-5, atol=1e-5)
 

@@ -73,15 +73,18 @@ def register_commands(cli):
     @click.option("--dim", type=click.IntRange(1), default=512, show_default=True, help="Dimensions kept.")
     @click.option("--features", default="baidu_soccer_embeddings", show_default=True,
                   help="Feature name: files are <half>_<features>.npy.")
-    def soccernet_pca(features_dir: str, dim: int, features: str) -> None:
+    @click.option("--split", default="train", show_default=True,
+                  help="The split whose games the PCA is fitted on (ROOT/<split>/ or ROOT/<split>.txt).")
+    def soccernet_pca(features_dir: str, dim: int, features: str, split: str) -> None:
         """Reduce a SoccerNet feature bank with PCA (thesis 6.4.1: Baidu features to 512 dims).
 
-        Fits one PCA on every <half>_<features>.npy under FEATURES_DIR and writes
-        <half>_<features>_PCA<dim>.npy beside each (atomically), plus the PCA itself.
+        Fits one PCA on the <half>_<features>.npy of the train split's games (streamed, in bounded
+        memory) and writes <half>_<features>_PCA<dim>.npy beside every such file under
+        FEATURES_DIR (atomically), plus the PCA itself.
         """
-        from sslbench.spotting.soccernet import reduce_bank
+        from sslbench.spotting.pca import reduce_bank
 
-        written = reduce_bank(features_dir, dim, features)
+        written = reduce_bank(features_dir, dim, features, split)
         click.echo(f"wrote {len(written)} files of {dim}-d features under {features_dir}")
 
 

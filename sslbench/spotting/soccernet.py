@@ -1,4 +1,5 @@
-"""SoccerNet-v2 for action spotting: layout, frames, labels, feature banks, PCA, alignment.
+"""SoccerNet-v2 for action spotting: layout, frames, labels, feature banks, alignment (the banks'
+PCA: :mod:`sslbench.spotting.pca`).
 
 Layout of a root folder (SoccerNet's own, thesis 6.4.1)::
 
@@ -31,11 +32,10 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from ..atomic import atomic_write
 from ..contract.errors import DatasetError
 from .tamap import CLASS_INDEX, CLASSES, LABELS_FILE
 
@@ -214,7 +214,7 @@ def aligned_feature_indices(start_frame: int, tokens: int, n_features: int, fram
     return np.clip(np.floor(centre * feature_fps + 1e-9).astype(np.int64), 0, n_features - 1)
 
 
-# --------------------------------------------------------------------------- PCA of a feature bank
+# --------------------------------------------------------------------------- feature banks (their PCA: sslbench.spotting.pca)
 
 
 def feature_files(features_dir: str | Path, features: str = DEFAULT_FEATURES) -> list[Path]:
@@ -226,51 +226,6 @@ def feature_files(features_dir: str | Path, features: str = DEFAULT_FEATURES) ->
     if not files:
         raise DatasetError(f"{root}: no <half>_{features}.npy file found")
     return files
-
-
-def fit_pca(files: Iterable[Path], dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """(mean (D,), components (dim, D)) of the features of all ``files``, streamed (one file at a
-    time: sums of x and x x^T in float64, then an eigendecomposition of the covariance)."""
-    total, outer, count = None, None, 0
-    for path in files:
-        x = np.load(path).astype(np.float64)
-        if x.ndim != 2:
-            raise DatasetError(f"{path}: expected a (T, D) feature matrix, got shape {x.shape}")
-        if total is None:
-            total, outer = np.zeros(x.shape[1]), np.zeros((x.shape[1], x.shape[1]))
-        elif x.shape[1] != len(total):
-            raise DatasetError(f"{path}: {x.shape[1]} dims where earlier files have {len(total)}")
-        total += x.sum(0)
-        outer += x.T @ x
-        count += len(x)
-    if total is None or count < 2:
-        raise DatasetError("PCA needs at least two feature vectors")
-    if dim > len(total):
-        raise DatasetError(f"cannot reduce {len(total)}-d features to {dim} dims")
-    mean = total / count
-    cov = (outer - count * np.outer(mean, mean)) / (count - 1)
-    values, vectors = np.linalg.eigh(cov)
-    order = np.argsort(values)[::-1][:dim]
-    components = vectors[:, order].T
-    signs = np.sign(components[np.arange(dim), np.abs(components).argmax(1)])  # deterministic signs
-    return mean, components * signs[:, None]
-
-
-def reduce_bank(features_dir: str | Path, dim: int = 512, features: str = DEFAULT_FEATURES) -> list[Path]:
-    """Fit a PCA on every ``<half>_<features>.npy`` under ``features_dir`` and write
-    ``<half>_<features>_PCA<dim>.npy`` (float32) beside each, plus ``<features>_PCA<dim>.npz``
-    (mean, components) at the root; every file is written atomically. Returns the written files."""
-    files = feature_files(features_dir, features)
-    mean, components = fit_pca(files, dim)
-    written = []
-    for path in files:
-        out = path.with_name(f"{path.stem}_PCA{dim}.npy")
-        reduced = ((np.load(path).astype(np.float64) - mean) @ components.T).astype(np.float32)
-        atomic_write(out, lambda fh: np.save(fh, reduced))
-        written.append(out)
-    model = Path(features_dir) / f"{features}_PCA{dim}.npz"
-    atomic_write(model, lambda fh: np.savez(fh, mean=mean, components=components))
-    return written
 
 
 # --------------------------------------------------------------------------- videos
