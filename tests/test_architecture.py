@@ -25,8 +25,8 @@ MOVED = {
     "sslbench.protocol": "sslbench.contract.protocol",
 }
 
-#: cycles inside files that other work was writing when this test was written (issue 16, phase B)
-KNOWN_CYCLES: list[set[str]] = [{"sslbench.image.gpu", "sslbench.image.views"}]
+#: cycles allowed to remain (none: the GPU path shares its item plumbing with views through image.items)
+KNOWN_CYCLES: list[set[str]] = []
 
 
 def _import_graph() -> dict[str, set[str]]:
