@@ -23,6 +23,11 @@ MOVED = {
     "sslbench.plugins": "sslbench.contract.loading",
     "sslbench.errors": "sslbench.contract.errors",
     "sslbench.protocol": "sslbench.contract.protocol",
+    "sslbench.transfer_datasets": "sslbench.image.transfer",
+    "sslbench.voc": "sslbench.image.voc",
+    "sslbench.coco": "sslbench.image.coco",
+    "sslbench.backbones": "sslbench.image.backbones",
+    "sslbench.engine.augment": "sslbench.image.augment",
 }
 
 #: cycles allowed to remain (none: the GPU path shares its item plumbing with views through image.items)

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sslbench.augment import AUGMENTATIONS, LOCAL_CROPS, get_augmentation, local_crop_specs, pretraining_views
 from sslbench.cli import cli
 from sslbench.config import SSLConfig, parse_set
-from sslbench.engine.augment import augment_batch
+from sslbench.image.augment import augment_batch
 from sslbench.contract.errors import ConfigError
 from sslbench.contract.loading import registries
 from sslbench.runner import resolve_config

@@ -13,7 +13,7 @@ from torchvision import transforms as T
 from torchvision.transforms.v2 import functional as TF
 
 from sslbench.augment import AugSpec, local_crop_specs
-from sslbench.engine.augment import random_resized_crop
+from sslbench.image.augment import random_resized_crop
 from sslbench.image.crops import CropSpec, crop_batch, crop_box, crop_boxes, crop_specs, resized_crop
 
 SIZES = [(375, 500), (500, 375), (64, 64), (60, 1000), (1000, 60)]

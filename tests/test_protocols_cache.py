@@ -89,7 +89,7 @@ def _tiny_run(out, *args):
 
 @pytest.mark.parametrize("form", ["backbone.pt", "state_dict", "ddp_state_dict"])
 def test_checkpoint_flag_evaluates_weights_from_a_file(tmp_path, form):
-    from sslbench.backbones import build_convnet_small
+    from sslbench.image.backbones import build_convnet_small
 
     torch.manual_seed(5)
     net = build_convnet_small("", 1, width=8)
@@ -110,7 +110,7 @@ def test_checkpoint_flag_evaluates_weights_from_a_file(tmp_path, form):
 
 
 def test_checkpoint_forms_give_identical_results(tmp_path):
-    from sslbench.backbones import build_convnet_small
+    from sslbench.image.backbones import build_convnet_small
 
     torch.manual_seed(7)
     state = build_convnet_small("", 1, width=8).state_dict()
@@ -126,7 +126,7 @@ def test_checkpoint_forms_give_identical_results(tmp_path):
 
 
 def test_a_checkpoint_that_does_not_fit_the_backbone_is_a_clear_error(tmp_path):
-    from sslbench.backbones import build_convnet_small
+    from sslbench.image.backbones import build_convnet_small
 
     torch.save(build_convnet_small("", 1, width=4).state_dict(), tmp_path / "w4.pt")
     result = CliRunner().invoke(cli, ["run", "-m", "random", "-p", "knn", "-d", "digits", "-o", str(tmp_path / "o"),
@@ -144,7 +144,7 @@ class Payload:
 
 def test_a_checkpoint_holding_code_is_refused(tmp_path):
     from sslbench.engine.evaluation import load_backbone_checkpoint
-    from sslbench.backbones import build_convnet_small
+    from sslbench.image.backbones import build_convnet_small
 
     torch.save({"backbone": build_convnet_small("", 1, width=8).state_dict(), "extra": Payload()},
                tmp_path / "unsafe.pt")

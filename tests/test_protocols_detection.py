@@ -10,7 +10,7 @@ from click.testing import CliRunner
 pytest.importorskip("pycocotools")
 
 from sslbench.cli import cli  # noqa: E402
-from sslbench.coco import CocoDetection  # noqa: E402
+from sslbench.image.coco import CocoDetection  # noqa: E402
 from sslbench.protocols.detection import DetectionParams, coco_ap, coco_results  # noqa: E402
 
 from coco_fixture import make_coco  # noqa: E402

@@ -9,7 +9,7 @@ from sslbench.cli import cli
 from sslbench.contract.errors import DatasetError
 from sslbench.protocols.lowshot import (LowShotParams, interpolated_ap, l2_normalize, lowshot_multilabel,
                                         lowshot_singlelabel, mean_ap, run_lowshot, sample_multilabel, voc07_ap)
-from sslbench.voc import VOC_CLASSES, VOCClassification
+from sslbench.image.voc import VOC_CLASSES, VOCClassification
 
 from protocols_support import single_thread  # noqa: F401 (autouse fixture)
 from voc_fixture import make_voc2007

@@ -29,7 +29,7 @@ def test_queue_with_batch_larger_than_queue_keeps_newest():
 
 
 def _learner(symmetric=False):
-    from sslbench.backbones import build_convnet_small
+    from sslbench.image.backbones import build_convnet_small
     from sslbench.config import DataConfig, ModelConfig, SSLConfig, TrainConfig
     from sslbench_moco import MoCo, MoCoParams
 

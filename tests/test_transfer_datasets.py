@@ -10,7 +10,7 @@ import torch
 from sslbench.contract.errors import DatasetError
 from sslbench.contract.loading import registries
 from sslbench.testing import DATASET_CHECKS
-from sslbench.transfer_datasets import CALTECH_TRAIN_PER_CLASS, TRANSFER_SETS, load_transfer
+from sslbench.image.transfer import CALTECH_TRAIN_PER_CLASS, TRANSFER_SETS, load_transfer
 from transfer_fixture import BUILDERS
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sslbench.voc import VOC_CLASSES
+from sslbench.image.voc import VOC_CLASSES
 
 # one colour per class, so even a random network's features carry the labels
 PALETTE = np.random.default_rng(123).integers(0, 256, size=(len(VOC_CLASSES), 3))

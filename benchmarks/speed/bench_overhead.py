@@ -28,9 +28,9 @@ from torch import nn
 
 from _machine import describe
 from sslbench.augment import get_augmentation
-from sslbench.backbones import build_convnet_small
+from sslbench.image.backbones import build_convnet_small
 from sslbench.datasets import load_digits
-from sslbench.engine.augment import augment_batch
+from sslbench.image.augment import augment_batch
 from sslbench.engine.trainer import pretrain
 from sslbench.contract.loading import registries
 from sslbench.runner import resolve_config

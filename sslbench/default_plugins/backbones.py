@@ -8,28 +8,28 @@ from sslbench import hookimpl
 
 def _resnet18(variant, in_chans, **options):
     """torchvision ResNet-18 (option small_stem: 3x3 stride-1 conv, no max-pool)."""
-    from sslbench.backbones import resnet_builder
+    from sslbench.image.backbones import resnet_builder
 
     return resnet_builder(18)(variant, in_chans, **options)
 
 
 def _resnet50(variant, in_chans, **options):
     """torchvision ResNet-50 (option small_stem: 3x3 stride-1 conv, no max-pool)."""
-    from sslbench.backbones import resnet_builder
+    from sslbench.image.backbones import resnet_builder
 
     return resnet_builder(50)(variant, in_chans, **options)
 
 
 def _convnet_small(variant, in_chans, **options):
     """5-layer CNN, ~280k parameters (option width): the fast CPU default for digits."""
-    from sslbench.backbones import convnet_small
+    from sslbench.image.backbones import convnet_small
 
     return convnet_small(variant, in_chans, **options)
 
 
 def _timm(variant, in_chans, **options):
     """any timm model by name, e.g. timm:vit_tiny_patch16_224 (random init, no classifier)."""
-    from sslbench.backbones import build_timm
+    from sslbench.image.backbones import build_timm
 
     return build_timm(variant, in_chans, **options)
 

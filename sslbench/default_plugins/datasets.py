@@ -64,13 +64,13 @@ def _imagenet(root, split, image_size):
 
 
 def _coco(root, split, image_size):
-    from sslbench.coco import load_coco
+    from sslbench.image.coco import load_coco
 
     return load_coco(root, split, image_size)
 
 
 def _voc2007(root, split, image_size):
-    from sslbench.voc import load_voc2007
+    from sslbench.image.voc import load_voc2007
 
     return load_voc2007(root, split, image_size)
 

@@ -21,7 +21,7 @@ TRANSFER = (
 
 def _loader(name):
     def load(root, split, image_size):
-        from sslbench.transfer_datasets import load_transfer
+        from sslbench.image.transfer import load_transfer
 
         return load_transfer(name, root, split, image_size)
 
@@ -30,7 +30,7 @@ def _loader(name):
 
 @hookimpl
 def register_datasets(register):
-    from sslbench.transfer_datasets import TRANSFER_SETS
+    from sslbench.image.transfer import TRANSFER_SETS
 
     for name, classes, train, test, metric, description in TRANSFER:
         register(DatasetSpec(

@@ -12,7 +12,7 @@ from ..augment import AugSpec
 from ..datasets import TensorImageDataset
 from ..contract.errors import SSLBenchError
 from . import distributed as dist
-from .augment import augment_batch, center_crop_eval, resize_eval
+from ..image.augment import augment_batch, center_crop_eval, resize_eval
 
 
 def epoch_generator(seed: int, epoch: int, salt: int = 0) -> torch.Generator:

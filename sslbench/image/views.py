@@ -8,7 +8,7 @@ crop box per view drawn on the full image with torchvision's rule
 (:func:`sslbench.image.crops.crop_box`), the box decoded (at a reduced JPEG scale when it is
 at least twice the output) and resized to the view's side (antialiased), then flipped; the
 colour, blur and solarisation ops run batched on the training device
-(:func:`sslbench.engine.augment.augment_batch`). Its evaluation view is torchvision's
+(:func:`sslbench.image.augment.augment_batch`). Its evaluation view is torchvision's
 ``Resize(eval_resize)`` + ``CenterCrop(input_size)`` (256 and 224 at ImageNet scale): the
 dataset itself returns the ``eval_resize`` centre square, the view maker cuts its centre.
 Datasets held in memory (:class:`sslbench.datasets.TensorImageDataset`: digits, CIFAR, STL-10,

@@ -273,7 +273,7 @@ def train_and_evaluate(backbone: Any, root: str | None, train_split: str, test_s
     import torch
     from tqdm.auto import tqdm
 
-    from ..coco import CocoDetection
+    from ..image.coco import CocoDetection
 
     _require_pycocotools()
     train, test = CocoDetection(root, train_split), CocoDetection(root, test_split)

@@ -3,7 +3,7 @@ the temporal augmentations of thesis 5.4.1 (``reverse``, ``diff``; ``jitter`` ac
 duration in :mod:`sslbench.video.sampling`).
 
 A clip batch ``(B, C, T, H, W)`` is laid out as ``(B * T, C, H, W)`` and augmented by
-:func:`sslbench.engine.augment.augment_batch` with ``group=T``: one crop, flip, colour jitter,
+:func:`sslbench.image.augment.augment_batch` with ``group=T``: one crop, flip, colour jitter,
 grayscale, blur and solarisation draw per clip, shared by its T frames.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from ..augment import AugSpec
-from ..engine.augment import _gray, augment_batch
+from ..image.augment import _gray, augment_batch
 
 #: Luma weights of the grayscale conversion (ITU-R 601, as torchvision's rgb_to_grayscale).
 LUMA = (0.299, 0.587, 0.114)
