@@ -112,7 +112,7 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
     if video:
         from ..video.pipeline import pretraining_dataset, view_maker
 
-        train_set = pretraining_dataset(spec, config, len(view_specs))
+        train_set = pretraining_dataset(spec, config, view_specs)  # views cut from full frames in the loader
     else:
         if train_set is None:  # else opened (and checked) by the run's preflight
             from ..data import open_split

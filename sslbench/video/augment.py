@@ -18,12 +18,14 @@ from ..image.augment import _gray, augment_batch
 LUMA = (0.299, 0.587, 0.114)
 
 
-def augment_clips(x: torch.Tensor, spec: AugSpec, size: int, gen: torch.Generator | None = None) -> torch.Tensor:
+def augment_clips(x: torch.Tensor, spec: AugSpec, size: int, gen: torch.Generator | None = None,
+                  cropped: bool = False) -> torch.Tensor:
     """``spec`` on float clips (B, C, T, H, W) in [0, 1], the same parameters for every frame of a
-    clip; returns (B, C, T, size, size) (``spec.size`` wins over ``size``, as for images)."""
+    clip; returns (B, C, T, size, size) (``spec.size`` wins over ``size``, as for images);
+    ``cropped``: the loader already cut and flipped them, only the colour ops run."""
     b, c, t, h, w = x.shape
     flat = x.transpose(1, 2).reshape(b * t, c, h, w)
-    out = augment_batch(flat, spec, size, gen, group=t)
+    out = augment_batch(flat, spec, size, gen, group=t, cropped=cropped)
     return out.view(b, t, c, out.shape[-2], out.shape[-1]).transpose(1, 2)
 
 
@@ -56,7 +58,7 @@ class VideoViewMaker:
     """
 
     def __init__(self, specs: list[AugSpec], size: int, mean, std, device: torch.device,
-                 reverse_p: float = 0.0, diff_p: float = 0.0) -> None:
+                 reverse_p: float = 0.0, diff_p: float = 0.0, cropped: bool = False) -> None:
         self.specs = specs
         self.size = size
         self.mean = torch.tensor(mean, device=device, dtype=torch.float32).view(1, -1, 1, 1, 1)
@@ -64,6 +66,7 @@ class VideoViewMaker:
         self.device = device
         self.reverse_p = reverse_p
         self.diff_p = diff_p
+        self.cropped = cropped  # views cut by the loader (ClipSampling.crop_views): clip k is view k
         self.channels_last = False
 
     def _to_float(self, clips: torch.Tensor) -> torch.Tensor:
@@ -76,7 +79,7 @@ class VideoViewMaker:
             raise ValueError(f"expected video clips (B, K, C, T, H, W), got shape {tuple(clips.shape)}")
         views = []
         for k, spec in enumerate(self.specs):
-            x = augment_clips(self._to_float(clips[:, k % clips.shape[1]]), spec, self.size, gen)
+            x = augment_clips(self._to_float(clips[:, k % clips.shape[1]]), spec, self.size, gen, cropped=self.cropped)
             n = x.shape[0]
             if self.reverse_p > 0:
                 x = torch.where(_coin(n, self.reverse_p, gen, x.device).view(-1, 1, 1, 1, 1), x.flip(2), x)

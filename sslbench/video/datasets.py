@@ -52,6 +52,7 @@ def decode_clips(path: str | Path, sampling: ClipSampling, side: int, gen: torch
     """
     import decord
 
+    decord.logging.set_level(decord.logging.QUIET)  # ffmpeg's own stderr lines: the exception says why
     reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=num_threads)
     total = len(reader)
     clips = sample_clips(total, reader.get_avg_fps(), sampling, gen)
@@ -64,7 +65,10 @@ def decode_clips(path: str | Path, sampling: ClipSampling, side: int, gen: torch
 
 def _cut(frames: torch.Tensor, unique: list[int], clips: list[list[int]], sampling: ClipSampling, side: int,
          gen: torch.Generator | None) -> torch.Tensor:
-    """Square windows of each clip's frames, resized to ``side``: uint8 (V, 3, T, side, side)."""
+    """Square windows of each clip's frames, resized to ``side``: uint8 (V, 3, T, side, side)
+    (``sampling.crop_views``: each view's random resized crop instead, :func:`_cut_crops`)."""
+    if sampling.crop_views:
+        return _cut_crops(frames, unique, clips, sampling, gen)
     where = {f: j for j, f in enumerate(unique)}
     height, width = frames.shape[1], frames.shape[2]
     short, long_side = min(height, width), max(height, width)
@@ -76,10 +80,32 @@ def _cut(frames: torch.Tensor, unique: list[int], clips: list[list[int]], sampli
             offsets = crop_offsets(long_side, short, sampling.crops)
         else:
             offsets = [int(torch.randint(0, long_side - short + 1, (), generator=gen))]
+        kept = frames.index_select(0, rows)  # whole frames: contiguous copies
         for off in offsets:
-            window = frames.narrow(1 if height > width else 2, off, short)  # a view: nothing copied yet
-            _resize_square_into(out[v], window.index_select(0, rows), side)
+            _resize_square_into(out[v], kept.narrow(1 if height > width else 2, off, short), side)
             v += 1
+    return out
+
+
+def _cut_crops(frames: torch.Tensor, unique: list[int], clips: list[list[int]], sampling: ClipSampling,
+               gen: torch.Generator | None) -> torch.Tensor:
+    """View ``k`` of a pretraining item: clip ``k mod K`` cut to a random resized crop box drawn on
+    the full frame with torchvision's rule (one box and one flip per view, shared by its frames),
+    resized to the view's side (bilinear, antialiased) and flipped: uint8 (V, 3, T, s, s)."""
+    from ..image.crops import crop_box
+
+    where = {f: j for j, f in enumerate(unique)}
+    height, width = frames.shape[1], frames.shape[2]
+    size = sampling.crop_views[0].size
+    out = torch.empty((len(sampling.crop_views), 3, sampling.frames, size, size), dtype=torch.uint8)
+    for v, spec in enumerate(sampling.crop_views):
+        top, left, h, w = crop_box(height, width, spec.scale, spec.ratio, gen)
+        flip = float(torch.rand((), generator=gen)) < spec.flip_p
+        rows = torch.tensor([where[i] for i in clips[v % len(clips)]])
+        x = frames.index_select(0, rows)[:, top:top + h, left:left + w].permute(0, 3, 1, 2)  # (T, 3, h, w)
+        if (h, w) != (size, size):
+            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        out[v].copy_((x.flip(-1) if flip else x).transpose(0, 1))
     return out
 
 

@@ -30,6 +30,9 @@ class ClipSampling:
     ``clips`` clips of ``frames`` frames lasting ``duration`` seconds; ``mode`` ``random``
     (training: random starts, ``jitter`` and ``overlap`` apply) or ``uniform`` (evaluation:
     evenly spaced starts, each clip cut into ``crops`` square spatial crops along the long side).
+    ``crop_views`` (pretraining, :class:`sslbench.image.crops.CropSpec` of one side): one view per
+    spec, view ``k`` cut from clip ``k mod clips`` by a random resized crop drawn on the full frame
+    and resized to its side (crop before resize), instead of square windows of the stored side.
     """
 
     frames: int = 8
@@ -39,6 +42,7 @@ class ClipSampling:
     jitter: float = 0.0
     overlap: bool = True
     crops: int = 1
+    crop_views: tuple = ()
 
     def __post_init__(self) -> None:
         if self.frames < 1 or self.duration <= 0 or self.clips < 1 or self.crops < 1:
@@ -50,7 +54,9 @@ class ClipSampling:
 
     @property
     def views(self) -> int:
-        """Tensors per item: clips x spatial crops (``uniform``) or clips (``random``)."""
+        """Tensors per item: clips x spatial crops (``uniform``), crop views, or clips (``random``)."""
+        if self.crop_views:
+            return len(self.crop_views)
         return self.clips * (self.crops if self.mode == "uniform" else 1)
 
 
