@@ -268,7 +268,7 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
     from .engine.evaluation import EvalContext, load_backbone_checkpoint
     from .engine.trainer import BACKBONE, build_backbone, pick_device, seed_everything
     from .contract.protocol import Metric
-    from .contracts import checked_metrics, plugin_code
+    from .engine.plugin_checks import checked_metrics, plugin_code
     from .store import ResultRow, insert
 
     regs = regs or registries()

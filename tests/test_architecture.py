@@ -28,6 +28,7 @@ MOVED = {
     "sslbench.coco": "sslbench.image.coco",
     "sslbench.backbones": "sslbench.image.backbones",
     "sslbench.engine.augment": "sslbench.image.augment",
+    "sslbench.contracts": "sslbench.engine.plugin_checks",
 }
 
 #: cycles allowed to remain (none: the GPU path shares its item plumbing with views through image.items)

@@ -188,7 +188,7 @@ def test_a_name_two_plugins_register_blocks_only_the_commands_that_use_it(make_p
 def test_metric_checks_accept_numpy_numbers():
     import numpy as np
 
-    from sslbench.contracts import checked_metrics
+    from sslbench.engine.plugin_checks import checked_metrics
     from sslbench.contract.protocol import Metric
 
     metrics = [Metric("acc", np.float32(0.5)), Metric("err", 3, higher_is_better=np.bool_(False))]

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..contracts import checked_loss, checked_views
+from .plugin_checks import checked_loss, checked_views
 from .distributed import all_gather_with_grad
 from .heads import predictor, projector
 

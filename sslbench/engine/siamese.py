@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..contracts import checked_loss, checked_views
+from .plugin_checks import checked_loss, checked_views
 from .heads import predictor, projector
 from .queue import FeatureQueue
 from .schedules import ema_momentum

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..augment import get_augmentation
-from ..contracts import checked_backbone_options, learner_loss
+from .plugin_checks import checked_backbone_options, learner_loss
 from ..contract.errors import ConfigError, TrainingError
 from . import checkpoint
 from . import distributed as dist

@@ -126,7 +126,7 @@ def check_loss(name: str) -> None:
     import torch
     import torch.nn.functional as F
 
-    from ..contracts import learner_loss
+    from ..engine.plugin_checks import learner_loss
     from ..method import MomentumMethod, SiameseMethod
 
     if not _trains(name):
@@ -166,7 +166,7 @@ def check_training_step(name: str) -> None:
     changes online weights; target weights move only in ``after_step`` (EMA)."""
     import torch
 
-    from ..contracts import learner_loss
+    from ..engine.plugin_checks import learner_loss
 
     if not _trains(name):
         return

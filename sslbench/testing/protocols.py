@@ -30,7 +30,7 @@ def _evaluate(name: str, dataset: str, root: str | None, cache: Path) -> list[An
     """``name``'s metrics on a seeded random convnet's features of ``dataset``, cached in ``cache``."""
     import torch
 
-    from ..contracts import checked_metrics, plugin_code
+    from ..engine.plugin_checks import checked_metrics, plugin_code
     from ..engine.evaluation import EvalContext
     from ..engine.trainer import build_backbone, seed_everything
 
