@@ -19,7 +19,7 @@ _LAZY = {
     **dict.fromkeys(("Method", "MomentumMethod", "SiameseMethod", "load_presets"), "sslbench.method"),
     "NoParams": "sslbench.contract.params",
     **dict.fromkeys(("Protocol", "Metric"), "sslbench.contract.protocol"),
-    "DatasetSpec": "sslbench.data",
+    "DatasetSpec": "sslbench.contract.dataset",
     **dict.fromkeys(("Range", "Check"), "sslbench.config"),  # declared field rules of Params dataclasses
     "registries": "sslbench.contract.loading",
     **dict.fromkeys(("SSLBenchError", "ConfigError", "DatasetError", "PluginError", "UnknownNameError",

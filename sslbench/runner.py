@@ -204,7 +204,7 @@ def preflight(config: RunConfig, output_dir: Path, regs: Registries,
     protocol's own :meth:`~sslbench.contract.protocol.Protocol.preflight`; the results store's
     ``PRAGMA quick_check``. (Roots, backbone options and a writable output folder are checked just
     before.) Under torchrun the other ranks only open the pretraining split."""
-    from .data import open_split
+    from .engine.splits import open_split
     from .engine import distributed as dist
     from .engine.trainer import BACKBONE, _pretraining_split
     from .store import check

@@ -101,7 +101,7 @@ def test_the_plugin_contract_loads_without_torch_numpy_or_pandas():
     code = ("import sys\n"
             "import sslbench.contract.loading, sslbench.contract.hookspecs, sslbench.contract.registry\n"
             "import sslbench.contract.protocol, sslbench.contract.params, sslbench.contract.modality\n"
-            "import sslbench.contract.errors, sslbench.method, sslbench.data\n"
+            "import sslbench.contract.errors, sslbench.method, sslbench.contract.dataset\n"
             "from sslbench import hookimpl, Method, MomentumMethod, Protocol, Metric, DatasetSpec, ConfigError\n"
             "print(sorted(m for m in ('torch', 'numpy', 'pandas', 'sklearn') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -200,3 +200,13 @@ def test_no_file_cites_the_spec_digest_that_is_not_in_the_repository():
     citing = [f"{p.relative_to(REPO)}:{n}" for p in files
               for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if needle in line]
     assert not citing, f"cite the thesis (section, equation, table) or docs/design.md instead: {citing}"
+
+
+def test_the_old_data_module_warns_and_gives_the_spec_and_the_split_checks(monkeypatch):
+    monkeypatch.delitem(sys.modules, "sslbench.data", raising=False)
+    with pytest.warns(DeprecationWarning, match=r"sslbench\.contract\.dataset"):
+        old = importlib.import_module("sslbench.data")
+    from sslbench.contract.dataset import DatasetSpec
+    from sslbench.engine.splits import check_dataset, open_split
+
+    assert (old.DatasetSpec, old.open_split, old.check_dataset) == (DatasetSpec, open_split, check_dataset)

@@ -14,7 +14,7 @@ from sslbench.contract import loading as plugins
 from sslbench.contract.errors import DatasetError, UnknownNameError
 from sslbench.contract.loading import registries, reset
 from sslbench.contract.protocol import Metric, Protocol
-from sslbench.data import DatasetSpec
+from sslbench.contract.dataset import DatasetSpec
 from sslbench.method import SiameseMethod
 from sslbench.testing import (BACKBONE_CHECKS, DATASET_CHECKS, METHOD_CHECKS, PROTOCOL_CHECKS, check_backbone,
                               run_checks)

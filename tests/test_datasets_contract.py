@@ -14,7 +14,8 @@ from torch.utils.data import Dataset
 
 from sslbench import hookimpl
 from sslbench.contract import loading as plugins
-from sslbench.data import DatasetSpec, check_dataset, class_count
+from sslbench.contract.dataset import DatasetSpec
+from sslbench.engine.splits import check_dataset, class_count
 from sslbench.datasets import TensorImageDataset
 from sslbench.contract.errors import DatasetError, PluginError
 
@@ -158,7 +159,7 @@ def test_a_plugin_dataset_of_floats_fails_the_run_before_pretraining(tmp_path, m
 import torch
 from torch.utils.data import Dataset
 from sslbench import hookimpl
-from sslbench.data import DatasetSpec
+from sslbench.contract.dataset import DatasetSpec
 
 class Floats(Dataset):
     def __len__(self):
@@ -193,7 +194,7 @@ def test_a_four_class_ucf101_gets_a_four_way_head_end_to_end(tmp_path, monkeypat
     import logging
     import sqlite3
 
-    import sslbench.data
+    import sslbench.engine.splits
 
     from click.testing import CliRunner
     from sslbench_baselines import Supervised
@@ -205,7 +206,7 @@ def test_a_four_class_ucf101_gets_a_four_way_head_end_to_end(tmp_path, monkeypat
     heads = []
     real_build = Supervised.build
     monkeypatch.setattr(Supervised, "build", lambda self, backbone, n: heads.append(n) or real_build(self, backbone, n))
-    monkeypatch.setattr(sslbench.data, "_told", set())
+    monkeypatch.setattr(sslbench.engine.splits, "_told", set())
     out = tmp_path / "out"
     with caplog.at_level(logging.WARNING, logger="sslbench"):
         result = CliRunner().invoke(cli, ["run", "-m", "supervised", "-p", "linear", "-d", "ucf101", "--data-root",

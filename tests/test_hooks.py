@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sslbench import hookimpl
 from sslbench.contract import hookspecs, loading as plugins
 from sslbench.cli import cli
-from sslbench.data import DatasetSpec
+from sslbench.contract.dataset import DatasetSpec
 from sslbench.contract.protocol import Metric, Protocol
 
 

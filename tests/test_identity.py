@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from sslbench import hookimpl
 from sslbench.contract import loading as plugins
 from sslbench.cli import cli
-from sslbench.data import DatasetSpec
+from sslbench.contract.dataset import DatasetSpec
 from sslbench.store import read
 
 from protocols_support import digits_context, single_thread  # noqa: F401 (autouse fixture)
@@ -86,7 +86,7 @@ def _write_dist(site: Path, version: str) -> None:
     site.mkdir(parents=True)
     (site / "plugdigits_dist.py").write_text(textwrap.dedent("""
         from sslbench import hookimpl
-        from sslbench.data import DatasetSpec
+        from sslbench.contract.dataset import DatasetSpec
         from sslbench.datasets import load_digits
 
         @hookimpl

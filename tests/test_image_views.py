@@ -17,7 +17,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from sslbench.augment import AugSpec, local_crop_specs
 from sslbench.cli import cli
-from sslbench.data import IMAGENET_MEAN, IMAGENET_STD
+from sslbench.contract.dataset import IMAGENET_MEAN, IMAGENET_STD
 from sslbench.datasets import load_imagefolder
 from sslbench.engine.data import ViewMaker, iterate_batches
 from sslbench.contract.errors import ConfigError, DatasetError

@@ -7,7 +7,8 @@ import torch
 
 from sslbench.contract import modality as modalities
 from sslbench.contract.modality import Modality, modality, register_modality
-from sslbench.data import DatasetSpec, open_split
+from sslbench.contract.dataset import DatasetSpec
+from sslbench.engine.splits import open_split
 from sslbench.engine.evaluation import EvalContext
 
 

@@ -135,7 +135,7 @@ def test_no_warning_when_the_root_is_read_by_the_transfer_dataset(tmp_path, capl
 
     from sslbench import hookimpl
     from sslbench.contract import loading as plugins
-    from sslbench.data import DatasetSpec
+    from sslbench.contract.dataset import DatasetSpec
     from sslbench.datasets import TensorImageDataset
 
     def noise(root, split, size):

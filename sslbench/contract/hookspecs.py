@@ -52,7 +52,7 @@ def register_backbones(register: Callable[..., None]) -> None:
 
 @hookspec
 def register_datasets(register: Callable[[Any], None]) -> None:
-    """Register datasets: ``register(DatasetSpec(...))`` (see :mod:`sslbench.data`).
+    """Register datasets: ``register(DatasetSpec(...))`` (see :mod:`sslbench.contract.dataset`).
 
     The spec's ``load(root, split, image_size)`` returns a ``torch.utils.data.Dataset`` of
     ``(uint8 image tensor (C, H, W), int label)`` and must raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sslbench import hookimpl
 from sslbench.contract.modality import Modality, register_modality
-from sslbench.data import DatasetSpec
+from sslbench.contract.dataset import DatasetSpec
 
 DIGITS_MEAN, DIGITS_STD = (0.3053,), (0.3760,)
 CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)

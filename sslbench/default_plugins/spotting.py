@@ -113,7 +113,7 @@ def _soccernet(root, split, image_size):
 
 @hookimpl
 def register_datasets(register):
-    from sslbench.data import DatasetSpec
+    from sslbench.contract.dataset import DatasetSpec
 
     register(DatasetSpec(name="soccernet", load=_soccernet, num_classes=17, splits=("train", "valid", "test", "challenge"),
                          modality="soccernet", defaults={"model": {"backbone": "vivit-tiny"}},

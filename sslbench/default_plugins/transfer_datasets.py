@@ -4,7 +4,7 @@ fgvc-aircraft, caltech101, stanford-cars, dtd, flowers102, food101, oxford-pets,
 from __future__ import annotations
 
 from sslbench import hookimpl
-from sslbench.data import DatasetSpec
+from sslbench.contract.dataset import DatasetSpec
 
 #: (name, classes, train split, test split, Table 4.10's metric, description)
 TRANSFER = (

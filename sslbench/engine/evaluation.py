@@ -55,8 +55,8 @@ class EvalContext:
 
     @property
     def num_classes(self) -> int:
-        """Counted from the training split's data (:func:`sslbench.data.class_count`)."""
-        from ..data import class_count
+        """Counted from the training split's data (:func:`sslbench.engine.splits.class_count`)."""
+        from .splits import class_count
 
         return class_count(self.spec, self.dataset(self.spec.train_split))
 
@@ -69,7 +69,7 @@ class EvalContext:
         """The dataset split, loaded once and checked against the dataset contract (video: one
         random clip per video, sslbench.video.pipeline)."""
         if split not in self._datasets:
-            from ..data import open_split
+            from .splits import open_split
 
             self._datasets[split] = open_split(self.spec, self.config, split, self.data_root)
         return self._datasets[split]

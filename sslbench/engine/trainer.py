@@ -115,11 +115,11 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
         train_set = pretraining_dataset(spec, config, view_specs)  # views cut from full frames in the loader
     else:
         if train_set is None:  # else opened (and checked) by the run's preflight
-            from ..data import open_split
+            from .splits import open_split
 
             train_set = open_split(spec, config, _pretraining_split(method, spec), config.data.root)
         _check_labels(method, spec, train_set)
-    from ..data import class_count
+    from .splits import class_count
 
     num_classes = class_count(spec, train_set)
     backbone = build_backbone(registries, config.model.backbone, spec.channels, config.model.backbone_options)

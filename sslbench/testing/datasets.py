@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from ..data import DatasetSpec
+from ..contract.dataset import DatasetSpec
 from ..contract.errors import DatasetError, PluginError
 from ..contract.loading import registries
 from .common import CheckSkipped, contract_message
@@ -21,7 +21,7 @@ SAMPLED_ITEMS = 8
 
 def _spec(name: str) -> DatasetSpec:
     spec = registries().datasets.get(name)
-    assert isinstance(spec, DatasetSpec), f"register_datasets must register a sslbench.data.DatasetSpec, got " \
+    assert isinstance(spec, DatasetSpec), f"register_datasets must register a sslbench.contract.dataset.DatasetSpec, got " \
                                           f"{type(spec).__name__}"
     return spec
 
@@ -33,7 +33,7 @@ def declared_splits(spec: DatasetSpec) -> list[str]:
 
 def _open(spec: DatasetSpec, split: str, root: str | None) -> Any:
     """``split`` opened as a run opens it (image splits checked against the contract's first items)."""
-    from ..data import open_split
+    from ..engine.splits import open_split
     from ..runner import resolve_config
 
     if spec.needs_root and not root:
@@ -96,7 +96,7 @@ def check_dataset_missing_root(name: str) -> None:
 
 
 def _item_problem(spec: DatasetSpec, dataset: Any, index: int, classes: int) -> str | None:
-    from ..data import _image_problem, _label_problem, _rng_untouched, _describe
+    from ..engine.splits import _image_problem, _label_problem, _rng_untouched, _describe
 
     with _rng_untouched():
         item = dataset[index]
@@ -112,7 +112,7 @@ def check_dataset_splits(name: str, root: str | None = None) -> None:
     labels in [0, classes), one label per item and no more classes than ``num_classes``."""
     import torch
 
-    from ..data import class_count
+    from ..engine.splits import class_count
 
     spec = _spec(name)
     for split in declared_splits(spec):

@@ -66,7 +66,7 @@ def load_split(spec: Any, config: Any, split: str, purpose: Purpose = "train", c
         raise DatasetError(f"video dataset {spec.name!r} returned {type(dataset).__name__}, which has no "
                            f"with_sampling(): video readers must return a sslbench.video.datasets.VideoDataset")
     dataset = dataset.with_sampling(clip_sampling(config, purpose, clips, crop_views))
-    from ..data import check_dataset
+    from ..engine.splits import check_dataset
 
     check_dataset(dataset, spec, split)
     return dataset
