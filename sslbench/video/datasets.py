@@ -102,7 +102,7 @@ def _cut_crops(frames: torch.Tensor, unique: list[int], clips: list[list[int]], 
         top, left, h, w = crop_box(height, width, spec.scale, spec.ratio, gen)
         flip = float(torch.rand((), generator=gen)) < spec.flip_p
         rows = torch.tensor([where[i] for i in clips[v % len(clips)]])
-        x = frames.index_select(0, rows)[:, top:top + h, left:left + w].permute(0, 3, 1, 2)  # (T, 3, h, w)
+        x = frames[:, top:top + h, left:left + w].index_select(0, rows).permute(0, 3, 1, 2)  # the box only: (T, 3, h, w)
         if (h, w) != (size, size):
             x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
         out[v].copy_((x.flip(-1) if flip else x).transpose(0, 1))
