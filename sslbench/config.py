@@ -163,7 +163,7 @@ class SSLConfig:
         check(0.0 <= self.diff_p <= 1.0, "ssl.diff_p", self.diff_p, "a probability")
         check(0.0 <= self.momentum <= 1.0, "ssl.momentum", self.momentum, "a value in [0, 1]")
         check(self.color_strength >= 0, "ssl.color_strength", self.color_strength, "a number >= 0")
-        from .augment import LOCAL_CROPS, get_augmentation
+        from .contract.augmentations import LOCAL_CROPS, get_augmentation
 
         get_augmentation(self.local_aug)
         check(0 <= self.local_crops <= len(LOCAL_CROPS), "ssl.local_crops", self.local_crops,

@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # torch is imported only when a method is built
     import torch
     from torch import nn
 
-    from .augment import AugSpec
+    from .contract.augmentations import AugSpec
     from .config import RunConfig
 
 
@@ -63,8 +63,8 @@ class Method:
 
     def view_augmentations(self) -> "list[str | AugSpec]":
         """The augmentation of each view the learner receives, in order: a name of
-        :data:`sslbench.augment.AUGMENTATIONS` or a built :class:`sslbench.augment.AugSpec`."""
-        from .augment import get_augmentation
+        :data:`sslbench.contract.augmentations.AUGMENTATIONS` or a built :class:`sslbench.contract.augmentations.AugSpec`."""
+        from .contract.augmentations import get_augmentation
 
         return [get_augmentation(self.config.ssl.online_aug, self.config.ssl.color_strength)]
 
@@ -109,7 +109,7 @@ class MomentumMethod(Method):
 
     def view_augmentations(self) -> "list[str | AugSpec]":
         """Online view, target view, then ``ssl.local_crops`` multi-crop views (online only)."""
-        from .augment import pretraining_views
+        from .contract.augmentations import pretraining_views
 
         return pretraining_views(self.config.ssl, self.config.data.input_size)
 
@@ -158,7 +158,7 @@ class SiameseMethod(Method):
 
     def view_augmentations(self) -> "list[str | AugSpec]":
         """``num_views`` global views (online, target, then online augmentation), then the local crops."""
-        from .augment import pretraining_views
+        from .contract.augmentations import pretraining_views
 
         online, target, *local = pretraining_views(self.config.ssl, self.config.data.input_size)
         return [online, target, *[online] * (self.num_views - 2), *local]

@@ -79,7 +79,7 @@ def resolve_config(method: str, dataset: str, protocols: list[str], config_file:
 
 
 def _check_names(config: RunConfig, regs: Registries, method_cls: Any, spec: Any) -> None:
-    from .augment import get_augmentation
+    from .contract.augmentations import get_augmentation
 
     _check_backbone_modality(regs, config.model.backbone, spec)
     for name in (config.ssl.online_aug, config.ssl.target_aug):

@@ -29,6 +29,7 @@ MOVED = {
     "sslbench.backbones": "sslbench.image.backbones",
     "sslbench.engine.augment": "sslbench.image.augment",
     "sslbench.contracts": "sslbench.engine.plugin_checks",
+    "sslbench.augment": "sslbench.contract.augmentations",
 }
 
 #: cycles allowed to remain (none: the GPU path shares its item plumbing with views through image.items)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from sslbench.augment import AUGMENTATIONS, LOCAL_CROPS, get_augmentation, local_crop_specs, pretraining_views
+from sslbench.contract.augmentations import AUGMENTATIONS, LOCAL_CROPS, get_augmentation, local_crop_specs, pretraining_views
 from sslbench.cli import cli
 from sslbench.config import SSLConfig, parse_set
 from sslbench.image.augment import augment_batch

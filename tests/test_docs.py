@@ -56,7 +56,7 @@ def _public_attributes(cls: type) -> list[str]:
 
 def test_every_public_field_and_method_of_the_plugin_classes_is_documented():
     from sslbench import DatasetSpec, Method, Metric, MomentumMethod, Protocol, SiameseMethod
-    from sslbench.augment import AugSpec
+    from sslbench.contract.augmentations import AugSpec
     from sslbench.engine.evaluation import EvalContext
 
     text = DOCS.read_text()
@@ -78,7 +78,7 @@ def test_every_name_a_plugin_module_exports_is_documented():
 
 
 def test_every_named_augmentation_is_documented():
-    from sslbench.augment import AUGMENTATIONS
+    from sslbench.contract.augmentations import AUGMENTATIONS
 
     text = DOCS.read_text()
     assert [n for n in AUGMENTATIONS if not _documented(n, text)] == []

@@ -12,7 +12,7 @@ from scipy.stats import ks_2samp
 from torchvision import transforms as T
 from torchvision.transforms.v2 import functional as TF
 
-from sslbench.augment import AugSpec, local_crop_specs
+from sslbench.contract.augmentations import AugSpec, local_crop_specs
 from sslbench.image.augment import random_resized_crop
 from sslbench.image.crops import CropSpec, crop_batch, crop_box, crop_boxes, crop_specs, resized_crop
 

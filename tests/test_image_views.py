@@ -15,7 +15,7 @@ from torchvision.transforms import v2 as T2
 from torchvision.io import decode_jpeg, read_file
 from torchvision.transforms.v2 import functional as TF
 
-from sslbench.augment import AugSpec, local_crop_specs
+from sslbench.contract.augmentations import AugSpec, local_crop_specs
 from sslbench.cli import cli
 from sslbench.contract.dataset import IMAGENET_MEAN, IMAGENET_STD
 from sslbench.datasets import load_imagefolder

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from sslbench.augment import AugSpec, get_augmentation
+from sslbench.contract.augmentations import AugSpec, get_augmentation
 from sslbench.video.augment import VideoViewMaker, augment_clips, rgb_difference
 
 IDENTITY = AugSpec(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), flip_p=0.0)

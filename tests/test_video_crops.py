@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sslbench.augment import AugSpec
+from sslbench.contract.augmentations import AugSpec
 from sslbench.config import RunConfig
 from sslbench.image.crops import CropSpec, crop_box
 from sslbench.video import synthetic

@@ -34,7 +34,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from _machine import describe
-from sslbench.augment import get_augmentation
+from sslbench.contract.augmentations import get_augmentation
 from sslbench.datasets import load_imagefolder
 from sslbench.engine.data import ViewMaker
 from sslbench.image.decode import decode, read_bytes

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from _machine import describe
-from sslbench.augment import get_augmentation
+from sslbench.contract.augmentations import get_augmentation
 from sslbench.image.backbones import build_convnet_small
 from sslbench.datasets import load_digits
 from sslbench.image.augment import augment_batch

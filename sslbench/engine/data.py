@@ -8,7 +8,7 @@ from typing import Any, Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ..augment import AugSpec
+from ..contract.augmentations import AugSpec
 from ..datasets import TensorImageDataset
 from ..contract.errors import SSLBenchError
 from . import distributed as dist

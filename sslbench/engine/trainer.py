@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..augment import get_augmentation
+from ..contract.augmentations import get_augmentation
 from .plugin_checks import checked_backbone_options, learner_loss
 from ..contract.errors import ConfigError, TrainingError
 from . import checkpoint

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..augment import AugSpec
+from ..contract.augmentations import AugSpec
 
 
 def _uniform(n: int, low: float, high: float, gen: torch.Generator | None, device, group: int = 1) -> torch.Tensor:

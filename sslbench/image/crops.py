@@ -35,7 +35,7 @@ class CropSpec:
 
 
 def crop_specs(specs: Sequence, size: int) -> list[CropSpec]:
-    """The crop part of each :class:`sslbench.augment.AugSpec` (``spec.size`` wins over ``size``)."""
+    """The crop part of each :class:`sslbench.contract.augmentations.AugSpec` (``spec.size`` wins over ``size``)."""
     return [CropSpec(int(s.size or size), tuple(s.crop_scale), tuple(s.crop_ratio), float(s.flip_p)) for s in specs]
 
 

@@ -72,7 +72,7 @@ def finetune_and_test(backbone: Any, ctx: Any, p: FinetuneParams) -> tuple[float
     from torch import nn
     from tqdm.auto import tqdm
 
-    from ..augment import AUGMENTATIONS, AugSpec
+    from ..contract.augmentations import AUGMENTATIONS, AugSpec
     from ..engine.evaluation import eval_batches, shuffled_batches
     from ..image.views import training_source  # file-backed images: views cut from the full image
 

@@ -247,7 +247,7 @@ def augmented_batches(ctx: Any, p: LinearParams, mean: "torch.Tensor | None", st
     epoch, forwarded through the frozen backbone (eval mode, no gradient)."""
     import torch
 
-    from ..augment import AugSpec
+    from ..contract.augmentations import AugSpec
     from ..engine.evaluation import shuffled_batches
     from ..image.views import training_source  # file-backed images: views cut from the full image
 

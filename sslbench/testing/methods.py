@@ -52,7 +52,7 @@ def _views(method: Any, n: int = BATCH, seed: int = 0) -> list[Any]:
     """One random batch per view the method asks for (the sizes of its augmentations)."""
     import torch
 
-    from ..augment import get_augmentation
+    from ..contract.augmentations import get_augmentation
 
     g = torch.Generator().manual_seed(seed)
     size = method.config.data.input_size
@@ -107,7 +107,7 @@ def check_registration(name: str) -> None:
 
 def check_views(name: str) -> None:
     """``view_augmentations()`` names known augmentations, as many as the learner needs."""
-    from ..augment import get_augmentation
+    from ..contract.augmentations import get_augmentation
 
     if not _trains(name):
         return

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from ..augment import AugSpec
+from ..contract.augmentations import AugSpec
 from ..image.augment import _gray, augment_batch
 
 #: Luma weights of the grayscale conversion (ITU-R 601, as torchvision's rgb_to_grayscale).
