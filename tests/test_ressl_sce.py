@@ -63,7 +63,7 @@ def _terms(z1, z2, queue, tau, tau_m) -> dict[str, float]:
 
 
 def _algorithm_a2(z1, z2, queue, lam, tau, tau_m) -> float:
-    """Algorithm A.2 line by line in numpy (the positive's target logit is a zero)."""
+    """Algorithm A.1 line by line in numpy (the positive's target logit is a zero)."""
     bsz = len(z1)
     sim2_pos = np.zeros((bsz, 1))
     sim2_neg = np.einsum("nc,kc->nk", z2, queue)

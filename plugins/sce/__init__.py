@@ -15,12 +15,12 @@ from sslbench.method import MomentumMethod, load_presets
 class SCEParams:
     """Hyper-parameters of SCE; ``--set sce.<field>=value`` overrides them.
 
-    ``lam`` is the thesis's lambda (``lambda_`` in Algorithm A.2; ``lambda`` is a Python keyword):
+    ``lam`` is the thesis's lambda (``lambda_`` in Algorithm A.1; ``lambda`` is a Python keyword):
     the weight of the contrastive one-hot target against the relational one (eq. 4.8).
     ``lam_end`` / ``tau_m_end``: when set, lambda / tau_m follow a half cosine from ``lam`` /
     ``tau_m`` at the first step to these values at the last (the thesis's 4.4.3 suggests a lambda
     that varies over training); unset (null), they stay constant.
-    ``target_variant``: ``zero-logit`` (Algorithm A.2 and the released code, the published
+    ``target_variant``: ``zero-logit`` (Algorithm A.1 and the released code, the published
     numbers) or ``masked`` (eq. 4.5 exactly, under which Propositions 1 and 2 are identities).
     """
 

@@ -1,4 +1,4 @@
-"""Similarity Contrastive Estimation (thesis eqs. 4.8-4.10, Algorithm A.2; Denize et al. 2023)."""
+"""Similarity Contrastive Estimation (thesis eqs. 4.8-4.10, Algorithm A.1; Denize et al. 2023)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def sce_target(target: torch.Tensor, queue: torch.Tensor, lam: float, tau_m: flo
     temperature tau_m (eq. 4.5). ``variant`` sets the positive's column of s2:
 
     - ``"zero-logit"`` (default): the positive's logit is 0 before the softmax, so it keeps a
-      weight e^0 / Z in s2 -- Algorithm A.2 and the released code that produced the published
+      weight e^0 / Z in s2 -- Algorithm A.1 and the released code that produced the published
       numbers;
     - ``"masked"``: the positive is excluded, s2_ii = 0, exactly eq. 4.5; Propositions 1 and 2
       hold exactly under this variant.
