@@ -27,6 +27,26 @@ class SSLBenchGroup(click.Group):
             one_line = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
             click.echo(f"Error: {one_line}", err=True)
             ctx.exit(2)
+        except click.UsageError as exc:  # a bad option of a subcommand: one line too, not usage + hint + error
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            _usage_error(exc)
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:  # a bad option of sslbench itself (before --debug is known)
+            _usage_error(exc)
+
+
+def _usage_error(exc: click.UsageError) -> None:
+    """Click's usage error as one line naming the command's --help; exit status 2."""
+    if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):  # a bare group: its help, as click does
+        raise exc
+    where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+    click.echo(f"Error: {exc.format_message()}{where}", err=True)
+    sys.exit(exc.exit_code)
 
 
 @click.group(cls=SSLBenchGroup)
@@ -86,6 +106,8 @@ def run(method: str, protocols: str, dataset: str, backbone: str | None, eval_da
     if eval_dataset:
         overrides["eval_dataset"] = eval_dataset
     names = [p.strip() for p in protocols.split(",") if p.strip()]
+    if not names:
+        raise SSLBenchError(f"invalid --protocol {protocols!r}: expected at least one protocol name, comma-separated")
     recorded = None
     if checkpoint_path:  # a self-describing backbone.pt names its backbone and options
         from .engine.checkpoint import recorded_backbone
@@ -242,6 +264,10 @@ def compare(methods: str, protocols: str, datasets: str, seeds: str, sweeps: tup
     from .reporting.tables import build_table
     from .store import read
 
+    for option, value in (("--methods", methods), ("--protocols", protocols), ("--datasets", datasets),
+                          ("--seeds", seeds)):
+        if not _csv(value):
+            raise SSLBenchError(f"invalid {option} {value!r}: expected at least one value, comma-separated")
     try:
         seed_list = [int(s) for s in _csv(seeds)]
     except ValueError:

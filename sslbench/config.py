@@ -416,11 +416,14 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a ``--config`` YAML file: a mapping in the shape of :meth:`RunConfig.to_dict`."""
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"config file {str(p)!r} does not exist: expected a YAML file")
+        problem = "is a directory" if p.is_dir() else "does not exist"
+        raise ConfigError(f"config file {str(p)!r} {problem}: expected a YAML file")
     try:
-        data = yaml.safe_load(p.read_text()) or {}
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {str(p)!r} is not valid YAML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {str(p)!r} is not UTF-8 text (byte {exc.start}): expected a YAML file") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {str(p)!r}: expected a mapping at the top level")
     return data
@@ -504,9 +507,9 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
 
 def build_dataclass(cls: type, values: Mapping[str, Any] | None, prefix: str) -> Any:
     """Instantiate ``cls`` from ``values``, rejecting unknown keys and coercing types."""
+    if values is not None and not isinstance(values, Mapping):  # e.g. `train: 5` in a --config file
+        raise ConfigError(f"invalid value {values!r} for {prefix}: expected a mapping of {prefix}.* keys")
     values = dict(values or {})
-    if not isinstance(values, dict):
-        raise ConfigError(f"invalid value for {prefix}: expected a mapping")
     hints = typing.get_type_hints(cls, include_extras=True)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(fields))

@@ -106,7 +106,15 @@ def load_cifar(root: str | None, split: str, variant: int) -> TensorImageDataset
         entry = _unpickle(base / name)
         if "data" not in entry or label_key not in entry:
             raise DatasetError(f"CIFAR batch {str(base / name)!r} lacks 'data' or {label_key!r}")
-        data.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+        try:
+            images = np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+        except (TypeError, ValueError) as exc:  # another array than N x 3072 bytes
+            raise DatasetError(f"CIFAR batch {str(base / name)!r} holds no N x 3072 image bytes ({exc}): expected "
+                               f"torchvision's CIFAR python files") from None
+        if len(images) != len(entry[label_key]):
+            raise DatasetError(f"CIFAR batch {str(base / name)!r} has {len(images)} images but "
+                               f"{len(entry[label_key])} labels")
+        data.append(images)
         labels.extend(entry[label_key])
     classes = None
     meta = base / ("batches.meta" if variant == 10 else "meta")

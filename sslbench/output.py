@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from .contract.errors import SSLBenchError
+
 DEFAULT_OUTPUT = "sslbench-runs"
 
 
@@ -19,8 +21,11 @@ def output_dir(value: str | None) -> Path:
 def emit(text: str, save: str | None) -> None:
     """Write ``text`` to the file ``save`` (saying so on stderr), else print it."""
     if save:
-        Path(save).parent.mkdir(parents=True, exist_ok=True)
-        Path(save).write_text(text, encoding="utf-8")
+        try:
+            Path(save).parent.mkdir(parents=True, exist_ok=True)
+            Path(save).write_text(text, encoding="utf-8")
+        except OSError as exc:  # a folder, a read-only place: one line, not a traceback
+            raise SSLBenchError(f"cannot write {save!r}: {exc.strerror or exc}") from None
         click.echo(f"wrote {save}", err=True)
     else:
         click.echo(text, nl=False)

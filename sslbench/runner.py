@@ -15,6 +15,7 @@ import yaml
 
 from .config import (SECTIONS, TOP_LEVEL_KEYS as TOP_LEVEL, ConfigError, RunConfig, build_dataclass, launch_world_size,
                      load_yaml, merge, top_level_section_error, unused_keys, warn_unused)
+from .contract.errors import SSLBenchError
 from .contract.loading import Registries, registries
 
 #: keys of a dumped config that are facts of the run, not settings: accepted in --config, then ignored
@@ -41,8 +42,8 @@ def resolve_config(method: str, dataset: str, protocols: list[str], config_file:
         layered = {**layered, "model": {**layered.get("model", {}), **recorded_model}}
     user: dict[str, Any] = {}
     if config_file:
-        user = merge(user, load_yaml(config_file))
-    user = merge(user, sets or {})
+        user = merge(user, _sections_only(load_yaml(config_file), f"config file {config_file!r}"))
+    user = merge(user, _sections_only(sets or {}, "--set"))
     user = merge(user, overrides or {})
     for key in user:
         if key in TOP_LEVEL and isinstance(user[key], Mapping):  # e.g. a --config file's method: {lambda: 1.5}
@@ -63,8 +64,8 @@ def resolve_config(method: str, dataset: str, protocols: list[str], config_file:
     values = merge(layered, user)
 
     seed = values.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ConfigError(f"invalid value {seed!r} for seed: expected an integer >= 0")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:  # torch and SQLite: int64
+        raise ConfigError(f"invalid value {seed!r} for seed: expected an integer from 0 to 2**63 - 1")
     eval_dataset = values.get("eval_dataset")
     sections = {name: build_dataclass(cls, values.get(name), name) for name, cls in SECTIONS.items()}
     method_params = build_dataclass(method_cls.Params, values.get(method), method)
@@ -75,7 +76,22 @@ def resolve_config(method: str, dataset: str, protocols: list[str], config_file:
                        unused=unused_keys(method_cls), **sections)
     warn_unused(user, config.unused, method)
     _check_names(config, regs, method_cls, spec)
+    if config.trains and config.train.epochs == 0 and "train.epochs" not in config.unused:
+        raise ConfigError(f"invalid value 0 for train.epochs: method {method!r} pretrains at least 1 epoch "
+                          f"(method 'random' evaluates an untrained backbone)")
     return config
+
+
+def _sections_only(layer: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """``layer`` with every section a mapping (an empty one dropped): ``train: 5`` is an error, not
+    silently replaced by a later layer's ``train`` keys (``--epochs``)."""
+    out = {}
+    for key, value in layer.items():
+        if key in TOP_LEVEL or key in FACTS or isinstance(value, Mapping):
+            out[key] = value
+        elif value is not None:
+            raise ConfigError(f"{source}: invalid value {value!r} for {key}: expected a mapping of {key}.* keys")
+    return out
 
 
 def _check_names(config: RunConfig, regs: Registries, method_cls: Any, spec: Any) -> None:
@@ -234,6 +250,10 @@ def preflight(config: RunConfig, output_dir: Path, regs: Registries,
             opened.evaluation[split] = dataset = open_split(eval_spec, config, split, root)
             if callable(getattr(dataset, "verify", None)) and len(dataset) <= VERIFY_LIMIT:
                 dataset.verify()  # every file of what will be evaluated, not only the first items
+        if getattr(protocol, "single_label", False) and any(getattr(opened.evaluation.get(s), "multilabel", False)
+                                                            for s in splits):
+            raise ConfigError(f"protocol {name!r} needs single-label classes but dataset {eval_spec.name!r} is "
+                              f"multi-label: expected --protocol lowshot or linear (per-class classifiers, mAP)")
         if hasattr(protocol, "preflight"):
             protocol.preflight(eval_spec, config, root)
     return opened
@@ -260,7 +280,8 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
     With ``checkpoint_path`` no pretraining happens: the backbone's weights come from that file
     (sslbench's ``backbone.pt`` or a plain state_dict) and its sha256 identifies the weights.
     An unfinished pretraining always continues from its last checkpoint (``resume`` is implied and
-    kept for compatibility).
+    kept for compatibility). With ``sink``, the result rows go to ``sink(rows)`` instead of the
+    SQLite store, which is then never opened (suite jobs on a shared filesystem).
     """
     from .atomic import remove_stale_temps
     from .engine import checkpoint
@@ -278,8 +299,15 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
     if config.is_transfer:
         _check_root_exists(regs.datasets.get(config.eval_dataset), config.evaluation_root())
     _check_backbone_options(regs, config, spec)
+    device = pick_device(config.train.device)  # `cuda` on a CPU machine: before any data is read
     if checkpoint_path is None:
         _check_world_size(config, dist.world_size())
+        from .folderlock import lock_wait_seconds
+
+        lock_wait_seconds()  # a bad $SSLBENCH_LOCK_WAIT, before the pretraining folder exists
+    else:  # a missing, unreadable or mismatched --checkpoint fails before any data is read
+        loaded = build_backbone(regs, config.model.backbone, spec.channels, config.model.backbone_options)
+        loaded_id = load_backbone_checkpoint(loaded, checkpoint_path)
     _ensure_writable(output_dir)
     opened = preflight(config, output_dir, regs, checkpoint_path, check_store=sink is None)
     if dist.is_main():  # leftovers of writes killed mid-way (a write in progress keeps its temp locked)
@@ -292,15 +320,13 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
         run_dir.mkdir(parents=True, exist_ok=True)
     if dist.is_main() and checkpoint_path is None:
         checkpoint.write_text(run_dir / "config.yaml", yaml.safe_dump(config.pretrain_dict(), sort_keys=False))
-    device = pick_device(config.train.device)
 
     backbone_file = run_dir / BACKBONE
     reused = backbone_file.is_file() or checkpoint_path is not None
     pretrain_seconds = 0.0
     weights_id = config.pretrain_hash()
     if checkpoint_path is not None:
-        backbone = build_backbone(regs, config.model.backbone, spec.channels, config.model.backbone_options)
-        weights_id = load_backbone_checkpoint(backbone, checkpoint_path)
+        backbone, weights_id = loaded, loaded_id
     elif reused:
         backbone = _load_pretrained(regs, config, spec, backbone_file)
     elif method.trains:
@@ -362,22 +388,46 @@ def _pretrain_or_reuse(config: RunConfig, method: Any, spec: Any, regs: Registri
     import contextlib
 
     from . import folderlock
-    from .atomic import remove_stale_temps
+    from .atomic import remove_if_unlocked, remove_stale_temps, stale_temps
     from .engine import distributed as dist
-    from .engine.trainer import BACKBONE, pretrain
+    from .engine.trainer import BACKBONE, CHECKPOINT, LOG, pretrain
 
     lock = folderlock.hold(run_dir, "pretraining folder") if dist.is_main() else contextlib.nullcontext()
     with lock:
         if dist.is_main():
-            remove_stale_temps(run_dir)
+            remove_stale_temps(run_dir)  # config.yaml's temps (written without the lock): only old ones
+            for tmp in stale_temps(run_dir, min_age_s=0):  # files written under the lock: a killed writer's, any age
+                if tmp.name.startswith(tuple(f".{name}." for name in (BACKBONE, CHECKPOINT, LOG))):
+                    remove_if_unlocked(tmp)
         if (run_dir / BACKBONE).is_file():
             return _load_pretrained(regs, config, spec, run_dir / BACKBONE), 0.0, True
         t0 = time.perf_counter()
-        own = method.pretrain(run_dir, spec, regs, progress)  # a pipeline of its own (COMEDIAN)
-        if own is not None:
-            return own, time.perf_counter() - t0, False
-        outcome = pretrain(config, method, spec, regs, run_dir, resume=True, progress=progress, train_set=train_set)
+        try:
+            own = method.pretrain(run_dir, spec, regs, progress)  # a pipeline of its own (COMEDIAN)
+            if own is not None:
+                return own, time.perf_counter() - t0, False
+            outcome = pretrain(config, method, spec, regs, run_dir, resume=True, progress=progress,
+                               train_set=train_set)
+        except SSLBenchError:
+            if dist.is_main():
+                _drop_unstarted(run_dir)
+            raise
         return outcome.backbone, outcome.seconds, False
+
+
+def _drop_unstarted(run_dir: Path) -> None:
+    """A pretraining refused before it wrote anything (batch larger than the split, a plugin's bad
+    loss at step 1) leaves no folder behind: called under the folder's lock."""
+    from .folderlock import LOCK_NAME
+
+    try:
+        names = {p.name for p in run_dir.iterdir()}
+        if names <= {"config.yaml", LOCK_NAME}:
+            for name in sorted(names):
+                (run_dir / name).unlink(missing_ok=True)
+            run_dir.rmdir()
+    except OSError:  # a concurrent writer or a permission: keep the folder (`sslbench cache` shows it)
+        pass
 
 
 def _load_pretrained(regs: Registries, config: RunConfig, spec: Any, path: Path) -> Any:
@@ -402,8 +452,16 @@ def _check_backbone_options(regs: Registries, config: RunConfig, spec: Any) -> N
             build_backbone(regs, config.model.backbone, spec.channels, config.model.backbone_options)
     except ConfigError:
         raise
-    except Exception:  # noqa: BLE001 - a builder that needs real tensors is checked when built for real
-        pass
+    except Exception:  # noqa: BLE001 - a builder that needs real tensors, or bad options: built once for real
+        try:
+            build_backbone(regs, config.model.backbone, spec.channels, config.model.backbone_options)
+        except SSLBenchError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - e.g. {width: -4}: a negative dimension deep in torch
+            detail = " ".join(str(exc).split())[:200]
+            raise ConfigError(f"invalid model.backbone_options {config.model.backbone_options} for backbone "
+                              f"{config.model.backbone!r}: building it failed ({type(exc).__name__}: {detail}): "
+                              f"expected options it accepts (see `sslbench list backbones`)") from None
 
 
 def _check_world_size(config: RunConfig, actual: int) -> None:

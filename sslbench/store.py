@@ -192,8 +192,11 @@ def read(path: str | Path) -> "Any":
     import pandas as pd
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         return pd.DataFrame(columns=["id", *COLUMNS])
+    if not path.is_file():  # a folder in its place reads as no results otherwise
+        raise StoreError(f"results store {str(path)!r} is not a file: expected the SQLite file sslbench writes "
+                         f"(move it aside or pass another --output-dir)")
     try:
         conn = connect(path)
         try:

@@ -138,6 +138,7 @@ class Finetune(Protocol):
     name = "finetune"
     Params = FinetuneParams
     description = "finetune the whole network + linear head with augmentation (presets image, b1)"
+    single_label = True  # multi-label data (VOC07) is refused before any training
 
     def evaluate(self, ctx) -> list[Metric]:
         ctx.require_single_label(self.name)

@@ -252,6 +252,7 @@ class KNN(Protocol):
     name = "knn"
     Params = KNNParams
     description = "weighted kNN on l2-normalised frozen features (k=20, 200; T=0.07)"
+    single_label = True  # multi-label data (VOC07) is refused before any training
 
     def evaluate(self, ctx) -> list[Metric]:
         import torch

@@ -55,6 +55,7 @@ class Retrieval(Protocol):
     name = "retrieval"
     Params = RetrievalParams
     description = "test features query train features by cosine similarity; R@1/5/10 (thesis 5.4.2)"
+    single_label = True  # multi-label data (VOC07) is refused before any training
 
     def evaluate(self, ctx) -> list[Metric]:
         ctx.require_single_label(self.name)

@@ -8,12 +8,14 @@ is already in the store is skipped.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import sqlite3
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..atomic import atomic_write
 from ..contract.errors import SSLBenchError, StoreError
 from ..store import COLUMNS, connect, describe_failure, read, transaction
 
@@ -44,9 +46,10 @@ def export_records(df: Any, path: str | Path) -> int:
     """Write the records of ``df`` (a store DataFrame) to ``path``; returns how many."""
     fmt = file_format(path)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     records = [{c: _plain(row[c]) for c in COLUMNS} for _, row in df.iterrows()]
-    with open(path, "w", newline="", encoding="utf-8") as fh:
+
+    def write(raw: Any) -> None:
+        fh = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         if fmt == "csv":
             writer = csv.DictWriter(fh, fieldnames=list(COLUMNS))
             writer.writeheader()
@@ -54,6 +57,13 @@ def export_records(df: Any, path: str | Path) -> int:
         else:
             for r in records:
                 fh.write(json.dumps(r, sort_keys=False) + "\n")
+        fh.flush()
+        fh.detach()  # atomic_write syncs and closes the file itself
+
+    try:  # all or nothing: a failed export never leaves half a file
+        atomic_write(path, write)
+    except OSError as exc:
+        raise SSLBenchError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
     return len(records)
 
 

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import yaml
 
+from ..atomic import atomic_write
 from ..contract.errors import SSLBenchError
 from .records import (add_dimensions, evaluation_settings, flatten, label, latest, parse_config, sort_key,
                       varying_keys)
@@ -36,9 +37,18 @@ def save(fig: Any, path: str | Path) -> Path:
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in IMAGE_FORMATS:
         raise SSLBenchError(f"cannot write a plot to {str(path)!r}: expected a .png, .svg or .pdf file")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format=fmt)
+    try:  # all or nothing: a failed write never leaves half an image
+        atomic_write(path, lambda fh: fig.savefig(fh, format=fmt))
+    except OSError as exc:
+        raise SSLBenchError(f"cannot write a plot to {str(path)!r}: {exc.strerror or exc}") from None
     return path
+
+
+def _check_by(df: Any, by: str) -> None:
+    """A ``--by`` key no result has (a typo) would draw one unlabelled line: refuse it."""
+    if df[by].isna().all():
+        raise SSLBenchError(f"no result has a value for --by {by!r}: expected a store column such as method, "
+                            f"dataset or backbone, or a config key such as moco.temperature")
 
 
 def _pick(df: Any, column: str, wanted: str | None) -> str:
@@ -148,6 +158,7 @@ def metric_vs_value_data(df: Any, x: str, protocol: str | None = None, metric: s
     df = df[df["protocol"] == protocol]
     metric = _pick(df, "metric", metric)
     df = add_dimensions(df[df["metric"] == metric], [x, by])
+    _check_by(df, by)
     higher = bool(df["higher_is_better"].iloc[0])
     present = [v for v in df[x] if v is not None and v == v]
     if not present:
@@ -206,6 +217,7 @@ def metric_curve_data(df: Any, protocol: str | None = None, name: str | None = N
         raise SSLBenchError(f"no metric of {protocol!r} is indexed by a number (like R@5 or top1@k20)")
     name = _pick(df.rename(columns={"_name": "name"}), "name", name)
     df = add_dimensions(df[df["_name"] == name], [by])
+    _check_by(df, by)
     match = next(m for m in parsed if m and m["name"] == name)
     # the setting listing the indices (knn.k = [20, 200]) is the x axis, not a reason to split lines
     labels, split = line_labels(df, by, protocol, exclude=[f"{protocol}.{match['key']}"] if match["key"] else [])

@@ -153,12 +153,27 @@ def apply_where(df: Any, items: Iterable[str]) -> Any:
     filters = parse_where(items)
     if not filters:
         return df
+    known = set(df.columns)
     df = add_dimensions(df, [key for key, _, _ in filters])
+    for key in (k for k, _, _ in filters if k not in known):
+        if ("." not in key or len(df)) and df[key].isna().all():  # a typo filters everything out: say so
+            _unknown_filter_key(df, key)
     mask = [True] * len(df)
     for key, negate, values in filters:
         hits = [_matches(v, values) for v in df[key]]
         mask = [m and (h != negate) for m, h in zip(mask, hits)]
-    return df[mask]
+    return df.loc[mask]  # df[[]] would select no columns of an empty store
+
+
+def _unknown_filter_key(df: Any, key: str) -> None:
+    """The one-line error of a ``--where`` key no stored result has, with close matches."""
+    import difflib
+
+    config_keys = {k for c in df["config_json"] for k in flatten(parse_config(c))}
+    close = difflib.get_close_matches(key, [*DIMENSIONS, *sorted(config_keys)], n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ":"
+    raise SSLBenchError(f"unknown filter key {key!r} (no stored result has it){hint} expected one of "
+                        f"{', '.join(DIMENSIONS)} or a config key such as moco.temperature")
 
 
 def split_top_level(raw: str) -> list[str]:
