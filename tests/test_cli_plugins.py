@@ -39,6 +39,7 @@ def test_shipped_plugins_come_from_entry_points():
     assert regs.methods.entry("moco").plugin == "moco"
 
 
+@pytest.mark.slow  # long end-to-end: `python -m pytest -m slow`
 def test_throwaway_plugin_is_listed_and_usable_from_the_cli(make_plugin_dist, tmp_path):
     site = make_plugin_dist("toy-ssl", "toy_ssl_plugin", TOY_PLUGIN)
     listed = run_cli("list", "methods", pythonpath=site)

@@ -252,6 +252,7 @@ def runs(tmp_path_factory):
     return root, out, text, [*shared, "--set", f"data.root={root}"]
 
 
+@pytest.mark.slow  # long end-to-end: `python -m pytest -m slow`
 def test_compare_runs_comedian_like_any_method_reusing_step_1(runs):
     root, out, text, _ = runs
     assert "3 cell(s) run" in text

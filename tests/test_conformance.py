@@ -72,6 +72,7 @@ def test_check_plugin_reports_failures_without_crashing():
     assert not results["check_loss"].ok and "gradient" in results["check_loss"].message
 
 
+@pytest.mark.slow  # long end-to-end: `python -m pytest -m slow`
 def test_check_plugin_cli_passes_the_example_plugin_and_names_a_broken_ones_fault(make_plugin_dist):
     from helpers import run_cli
 

@@ -87,6 +87,7 @@ def test_stl10_errors_name_the_path_and_layout(tmp_path):
         load_stl10(str(tmp_path / "missing"), "train")
 
 
+@pytest.mark.slow  # long end-to-end: `python -m pytest -m slow`
 def test_tiny_pretraining_run_on_stl10_files(tmp_path):
     _write_stl10(tmp_path / "data", {"train": 8, "test": 4, "unlabeled": 8})
     result = CliRunner().invoke(cli, [

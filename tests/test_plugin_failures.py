@@ -119,6 +119,7 @@ def test_non_scalar_loss_is_one_line_naming_plugin_and_distribution(make_plugin_
     assert not (tmp_path / "out" / "results.sqlite").exists()
 
 
+@pytest.mark.slow  # long end-to-end: `python -m pytest -m slow`
 def test_debug_shows_the_traceback_of_a_plugin_error(make_plugin_dist, tmp_path):
     site = make_plugin_dist("vec-ssl", "vec_plugin", VECTOR_LOSS)
     proc = run_cli("--debug", "run", "-m", "vecloss", "-p", "knn", "-d", "digits", "-o", str(tmp_path / "out"),

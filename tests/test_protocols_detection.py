@@ -95,6 +95,7 @@ def test_detection_presets():
 
 
 @pytest.mark.parametrize("head", ["c4", "fpn"])
+@pytest.mark.slow  # long end-to-end: `python -m pytest -m slow`
 def test_run_detection_on_a_generated_coco_set(tmp_path, head):
     make_coco(tmp_path / "coco")
     result = CliRunner().invoke(cli, [

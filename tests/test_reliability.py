@@ -56,6 +56,7 @@ def test_torchrun_two_processes_on_cpu_trains_and_stores_once(tmp_path):
     assert [s for (s,) in sizes] == [2, 1]
 
 
+@pytest.mark.slow  # long end-to-end: `python -m pytest -m slow`
 def test_torchrun_ranks_end_identical_with_a_queue_of_both_ranks_keys(tmp_path):
     import torch
 
@@ -77,6 +78,7 @@ def test_torchrun_ranks_end_identical_with_a_queue_of_both_ranks_keys(tmp_path):
     assert torch.allclose(newest, torch.cat([r0["last_keys"], r1["last_keys"]]), atol=1e-6)
 
 
+@pytest.mark.slow  # long end-to-end: `python -m pytest -m slow`
 def test_kill_9_then_resume_reaches_the_uninterrupted_weights(tmp_path):
     import torch
 
@@ -123,6 +125,7 @@ def test_concurrent_writers_never_lose_rows(tmp_path):
     assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM results").fetchone()[0] == 80
 
 
+@pytest.mark.slow  # long end-to-end: `python -m pytest -m slow`
 def test_four_runs_at_once_on_one_store_keep_every_row(tmp_path):
     out = tmp_path / "shared"
     procs = [subprocess.Popen(_cmd("run", "-m", "random", "-p", "knn", "-d", "digits", "--seed", str(seed),

@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from click.testing import CliRunner
 
 from sslbench.cli import cli
@@ -41,6 +43,7 @@ def test_a_venv_made_inside_a_venv_sees_the_outer_venvs_packages_not_the_base_in
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+@pytest.mark.slow  # long end-to-end: `python -m pytest -m slow`
 def test_generated_plugins_install_in_a_fresh_venv_and_pass_their_tests(tmp_path):
     for kind in KINDS:
         new_plugin(f"my-{kind}", kind, tmp_path)

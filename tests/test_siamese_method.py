@@ -177,6 +177,7 @@ def _in_batch_loss(z: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(logits, torch.arange(len(z)) ^ 1)
 
 
+@pytest.mark.slow  # long end-to-end: `python -m pytest -m slow`
 def test_embeddings_gathered_across_two_ranks_give_the_one_process_loss_and_gradient():
     g = torch.Generator().manual_seed(0)
     x, w = torch.randn(8, 5, generator=g), torch.randn(5, 3, generator=g)

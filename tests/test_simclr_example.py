@@ -65,6 +65,7 @@ def test_conformance(simclr, check):
     check("simclr")
 
 
+@pytest.mark.slow  # long end-to-end: `python -m pytest -m slow`
 def test_runs_through_run_compare_and_table_as_an_installed_plugin(site, tmp_path):
     out = str(tmp_path / "out")
     compare = run_cli("compare", "-m", "simclr,moco", "-p", "knn", "-d", "digits", "--sweep",

@@ -45,6 +45,7 @@ def _options() -> launchers.SlurmOptions:
     return launchers.SlurmOptions(cluster="local", gpus_per_node=0, timeout_min=10, array=False)
 
 
+@pytest.mark.slow  # long end-to-end: `python -m pytest -m slow`
 def test_two_concurrent_submitit_jobs_run_the_cpu_suite_and_their_rows_reach_the_store(tmp_path):
     out = tmp_path / "runs"
     planned = plan_suite(_cpu_suite(["moco", "random"]), shared=TINY)
@@ -70,6 +71,7 @@ def _events_when(folder: Path, condition, timeout: float = 240.0) -> None:
         time.sleep(0.2)
 
 
+@pytest.mark.slow  # long end-to-end: `python -m pytest -m slow`
 def test_a_job_preempted_mid_pretraining_is_requeued_and_continues_from_its_last_epoch(tmp_path):
     out = tmp_path / "runs"
     slow = {**TINY, "train": {"epochs": 3, "batch_size": 128, "max_steps": 0}}  # 11 steps per epoch
@@ -133,6 +135,7 @@ def test_sixteen_jobs_finishing_at_once_lose_no_row_and_duplicate_none(tmp_path)
     assert len(stored) == 16 * 3 and len({r[:3] for r in stored}) == 16 * 3
 
 
+@pytest.mark.slow  # long end-to-end: `python -m pytest -m slow`
 def test_a_two_process_job_trains_with_torch_distributed_from_the_job_environment(tmp_path):
     out = tmp_path / "runs"
     planned = plan_suite(_cpu_suite(["moco"]), shared={**TINY, "train": {"max_steps": 2, "batch_size": 32}},
