@@ -26,7 +26,8 @@ Choices made here, each where the thesis is silent:
   11-point interpolated AP (the thesis's Table 4.10 metric for VOC07); ``ap: sklearn`` is
   scikit-learn's ``average_precision_score`` (no interpolation; about 1 point lower). The
   variant is part of the run's config (``lowshot.ap``), hence of every result row. Tied scores
-  count as one threshold in all three, so an AP never depends on the order of the test images.
+  count as one threshold in all three, and copies of an image are scored once (bit-identical
+  scores), so an AP never depends on the order of the test images.
 
 On a single-label dataset (digits, CIFAR...) the same protocol samples K images per class, fits
 one-vs-rest linear SVMs (``LinearSVC``'s multi-class mode, one SVM per class) with one C chosen
@@ -37,7 +38,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import numpy as np
 
@@ -161,6 +162,21 @@ class FitLog:
                 + ("" if not p.dual else " or set lowshot.dual=false"))
 
 
+def unique_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct rows, index of each row's distinct row): identical feature rows (duplicate images)."""
+    unique, inverse = np.unique(x, axis=0, return_inverse=True)
+    return unique, inverse.reshape(-1)
+
+
+def tied_scores(score: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
+                groups: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """``score`` of the rows of ``x``, computed once per distinct row: a BLAS product can score two
+    copies of an image an ulp apart depending on their positions, which would rank the copies by
+    position instead of counting them as one tied threshold in the AP. ``groups``: :func:`unique_rows`."""
+    unique, inverse = groups if groups is not None else unique_rows(x)
+    return np.asarray(score(unique))[inverse]
+
+
 def choose_cost(x: np.ndarray, y: np.ndarray, p: LowShotParams, binary: bool, log: FitLog | None = None) -> float:
     """The cost with the best mean cross-validated score on (x, y) alone: AP for a binary
     problem, accuracy for a multi-class one; ties go to the smaller cost. Without two samples
@@ -182,7 +198,7 @@ def choose_cost(x: np.ndarray, y: np.ndarray, p: LowShotParams, binary: bool, lo
         for fit, val in splits:
             clf = log.fit(cost, p, binary, x[fit], y[fit])
             if binary:
-                fold_scores.append(average_precision(clf.decision_function(x[val]), y[val], p.ap))
+                fold_scores.append(average_precision(tied_scores(clf.decision_function, x[val]), y[val], p.ap))
             else:
                 fold_scores.append(float((clf.predict(x[val]) == y[val]).mean()))
         score = float(np.mean(fold_scores))
@@ -219,6 +235,7 @@ def lowshot_multilabel(x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndar
     """
     scores = np.zeros(yt.shape, dtype=np.float64)
     costs = []
+    groups = unique_rows(xt)
     for c in range(y.shape[1]):
         idx = sample_multilabel(y, c, k, rng)
         target = y[idx, c]
@@ -228,7 +245,7 @@ def lowshot_multilabel(x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndar
             kind = "positive" if (target == 0).all() else "negative"
             raise DatasetError(f"low-shot: class {c} has no {kind} training image (label 1 / 0) to fit its SVM")
         clf, cost = fit_svm(x[idx], target, p, binary=True, log=log)
-        scores[:, c] = clf.decision_function(xt)
+        scores[:, c] = tied_scores(clf.decision_function, xt, groups)
         costs.append(cost)
     return mean_ap(scores, yt, p.ap), costs, scores
 

@@ -62,7 +62,12 @@ def voc07_map(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def _scores(x: Any, w: Any, b: Any) -> np.ndarray:
-    return (x.to(w.dtype) @ w.T + b).numpy()
+    """Scores of the rows of ``x``, one per distinct row (copies of an image tie exactly in the AP)."""
+    import torch
+
+    from .lowshot import tied_scores
+
+    return tied_scores(lambda u: (torch.from_numpy(u) @ w.T + b).numpy(), x.to(w.dtype).numpy())
 
 
 def lbfgs_multilabel(x: Any, y: Any, xt: Any, yt: Any, p: Any) -> tuple[float, float]:
@@ -104,8 +109,13 @@ def sgd_multilabel(x: Any, y: Any, xt: Any, p: Any, device: Any = None, progress
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-    with torch.no_grad():
-        return clf(xt.float().to(device)).cpu().double().numpy()
+    from .lowshot import tied_scores
+
+    def score(rows: np.ndarray) -> np.ndarray:
+        return clf(torch.from_numpy(rows).to(device)).cpu().double().numpy()
+
+    with torch.no_grad():  # one score per distinct row: copies of an image tie exactly in the AP
+        return tied_scores(score, xt.float().cpu().numpy())
 
 
 def evaluate_multilabel(x: Any, y: Any, xt: Any, yt: Any, p: Any, dataset: str, device: Any = None,
