@@ -67,6 +67,15 @@ def test_no_warning_when_the_loader_keeps_up():
     assert timer.end_epoch(1)[1] is None
 
 
+def test_a_slow_start_alone_warns_nothing():
+    clock = FakeClock()
+    timer = StepTimer(clock=clock)
+    _run(timer, clock, steptime.WARMUP_STEPS, wait=2.0, compute=0.1)  # loader workers starting
+    _run(timer, clock, 3, wait=0.001, compute=0.1)
+    times, line = timer.end_epoch(1)
+    assert line is None and times.fraction > 0.5  # the log still says how the epoch went
+
+
 def test_an_epoch_shorter_than_the_window_is_judged_at_its_end():
     clock = FakeClock()
     timer = StepTimer(clock=clock)

@@ -57,6 +57,7 @@ class StepTimer:
     clock: object = time.perf_counter
     epoch: StepTimes = field(default_factory=StepTimes)
     window: StepTimes = field(default_factory=StepTimes)
+    judged: StepTimes = field(default_factory=StepTimes)  # this epoch's steps after the run's warm-up
     warned: bool = False
     seen: int = 0
     _mark: float = 0.0
@@ -75,22 +76,22 @@ class StepTimer:
         now = self.clock()
         compute = now - self._mark
         self._mark = now  # the next wait starts here unless wait_start() says otherwise
-        for times in (self.epoch, self.window):
+        self.seen += 1
+        for times in (self.epoch, self.window, self.judged) if self.seen > WARMUP_STEPS else (self.epoch,):
             times.data += self._waited
             times.compute += compute
             times.steps += 1
             times.images += images
-        self.seen += 1
-        if self.seen == WARMUP_STEPS:
-            self.window = StepTimes()
         if self.seen == WARMUP_STEPS + WINDOW_STEPS:
             return self._judge(self.window, f"steps {WARMUP_STEPS + 1}-{self.seen}")
         return None
 
     def end_epoch(self, epoch: int) -> tuple[StepTimes, str | None]:
-        """The epoch's times (reset for the next) and the warning if it is the first to exceed."""
+        """The epoch's times (reset for the next) and the warning if it is the first to exceed
+        (judged on its steps after the run's first :data:`WARMUP_STEPS`: worker start-up)."""
         times, self.epoch = self.epoch, StepTimes()
-        return times, self._judge(times, f"epoch {epoch}") if times.steps > 1 else None
+        judged, self.judged = self.judged, StepTimes()
+        return times, self._judge(judged, f"epoch {epoch}") if judged.steps > 1 else None
 
     def _judge(self, times: StepTimes, where: str) -> str | None:
         if self.warned or times.fraction <= WARN_FRACTION:
