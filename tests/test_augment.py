@@ -108,6 +108,7 @@ def test_local_views_go_through_the_online_branch_only():
     assert int(learner.queue.ptr) == 4  # only the target view's keys are enqueued
 
 
+@pytest.mark.slow  # long end-to-end: `python -m pytest -m slow`
 def test_tiny_multicrop_run_on_digits(tmp_path):
     result = CliRunner().invoke(cli, ["run", "-m", "sce", "-p", "knn", "-d", "digits", "-o", str(tmp_path), *TINY,
                                       "--set", "ssl.local_crops=2", "--set", "ssl.local_aug=digits"],

@@ -1,6 +1,7 @@
 """A whole `sslbench run` on the bundled digits: pretrain, reuse, resume, evaluate, store, table."""
 
 import sqlite3
+import pytest
 
 import torch
 from click.testing import CliRunner
@@ -42,6 +43,7 @@ def test_second_run_with_same_config_reuses_the_pretraining(tmp_path):
     assert "reused pretraining" not in changed.output
 
 
+@pytest.mark.slow  # long end-to-end: `python -m pytest -m slow`
 def test_resume_continues_from_the_epoch_checkpoint_to_the_same_weights(tmp_path):
     from sslbench.contract.loading import registries
     from sslbench.runner import resolve_config
