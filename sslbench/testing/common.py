@@ -46,3 +46,16 @@ def contract_message(exc: PluginError) -> str:
 def one_line(text: str) -> str:
     """``text`` on one line (a check's failure is one line of ``check-plugin``)."""
     return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def check_plugin_class(cls: Any, name: str) -> None:
+    """The class is registered under its own name, with a defaulted Params dataclass and a description."""
+    import dataclasses
+
+    assert cls.name == name, f"class attribute name {cls.name!r} differs from the registry key {name!r}"
+    assert dataclasses.is_dataclass(cls.Params), f"{cls.__name__}.Params must be a dataclass"
+    try:
+        cls.Params()
+    except TypeError as exc:
+        raise AssertionError(f"{cls.__name__}.Params() needs defaults for every field: {exc}") from None
+    assert cls.description or cls.__doc__, f"{cls.__name__} needs a description (or a docstring)"

@@ -3,14 +3,13 @@ branch only, one training step, a checkpoint round trip and seeded determinism."
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 from ..contract.errors import PluginError
 from ..contract.loading import registries
-from .common import CheckSkipped, contract_message, tiny_config
+from .common import CheckSkipped, check_plugin_class, contract_message, tiny_config
 
 __all__ = ["METHOD_CHECKS", "check_registration", "check_views", "check_loss", "check_training_step",
            "check_checkpoint_roundtrip", "check_determinism"]
@@ -85,6 +84,19 @@ def _scalar(loss: Any, where: str) -> Any:
     return loss
 
 
+def _step_loss(learner: Any, method: Any, name: str) -> Any:
+    """The scalar loss of one training step on random views, a broken contract as one assertion line."""
+    import torch
+
+    from ..engine.plugin_checks import learner_loss
+
+    try:
+        loss = learner_loss(learner.training_step(_views(method), torch.randint(0, 10, (BATCH,))), name)
+    except PluginError as exc:
+        raise AssertionError(contract_message(exc)) from exc
+    return _scalar(loss, "training_step()['loss']")
+
+
 def check_registration(name: str) -> None:
     """Registered under its own name, with a defaulted Params dataclass, presets and a description."""
     from ..config import unused_keys
@@ -92,14 +104,8 @@ def check_registration(name: str) -> None:
     regs = registries()
     assert name in regs.methods, f"method {name!r} is not registered (registered: {regs.methods.list()})"
     cls = regs.methods.get(name)
-    assert cls.name == name, f"class attribute name {cls.name!r} differs from the registry key {name!r}"
-    assert dataclasses.is_dataclass(cls.Params), f"{cls.__name__}.Params must be a dataclass"
-    try:
-        cls.Params()
-    except TypeError as exc:
-        raise AssertionError(f"{cls.__name__}.Params() needs defaults for every field: {exc}") from None
+    check_plugin_class(cls, name)
     assert isinstance(cls.presets, dict) or hasattr(cls.presets, "items"), "presets must map dataset -> overrides"
-    assert cls.description or cls.__doc__, f"{cls.__name__} needs a description (or a docstring)"
     unused_keys(cls)  # unused_config names real config keys
     if cls.accepts("image"):
         tiny_config(name)  # presets and Params resolve and validate
@@ -126,7 +132,6 @@ def check_loss(name: str) -> None:
     import torch
     import torch.nn.functional as F
 
-    from ..engine.plugin_checks import learner_loss
     from ..method import MomentumMethod, SiameseMethod
 
     if not _trains(name):
@@ -150,11 +155,7 @@ def check_loss(name: str) -> None:
         grads = [t.grad for t in (*z, *p) if t.grad is not None] or [None]
     else:  # a learner of its own: its training step's loss
         learner.train()
-        try:
-            loss = learner_loss(learner.training_step(_views(method), torch.randint(0, 10, (BATCH,))), name)
-        except PluginError as exc:
-            raise AssertionError(contract_message(exc)) from exc
-        _scalar(loss, "training_step()['loss']")
+        loss = _step_loss(learner, method, name)
         loss.backward()
         grads = [p.grad for p in learner.backbone.parameters() if p.grad is not None] or [None]
     assert all(gr is not None and torch.isfinite(gr).all() for gr in grads), "loss has no finite gradient"
@@ -166,7 +167,6 @@ def check_training_step(name: str) -> None:
     changes online weights; target weights move only in ``after_step`` (EMA)."""
     import torch
 
-    from ..engine.plugin_checks import learner_loss
 
     if not _trains(name):
         return
@@ -176,11 +176,7 @@ def check_training_step(name: str) -> None:
     frozen = {k: v.detach().clone() for k, v in learner.named_parameters() if not v.requires_grad}
     before = [p.detach().clone() for p in trainable]
     opt = torch.optim.SGD(trainable, lr=0.1)
-    try:
-        loss = learner_loss(learner.training_step(_views(method), torch.randint(0, 10, (BATCH,))), name)
-    except PluginError as exc:
-        raise AssertionError(contract_message(exc)) from exc
-    _scalar(loss, "training_step()['loss']")
+    loss = _step_loss(learner, method, name)
     loss.backward()
     reached = [p for p in learner.backbone.parameters() if p.requires_grad and p.grad is not None]
     assert any(p.grad.abs().sum() > 0 for p in reached), "the loss's gradient does not reach the online backbone"

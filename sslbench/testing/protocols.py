@@ -3,7 +3,6 @@ the same numbers again under the same seed from the cached features."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import tempfile
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any, Callable
 
 from ..contract.errors import PluginError
 from ..contract.loading import registries
-from .common import CheckSkipped, contract_message, tiny_config
+from .common import CheckSkipped, check_plugin_class, contract_message, tiny_config
 
 __all__ = ["PROTOCOL_CHECKS", "check_protocol_registration", "check_protocol_metrics",
            "check_protocol_determinism"]
@@ -59,14 +58,8 @@ def check_protocol_registration(name: str) -> None:
     from ..contract.protocol import Protocol
 
     cls = _protocol_class(name)
-    assert cls.name == name, f"class attribute name {cls.name!r} differs from the registry key {name!r}"
-    assert dataclasses.is_dataclass(cls.Params), f"{cls.__name__}.Params must be a dataclass"
-    try:
-        cls.Params()
-    except TypeError as exc:
-        raise AssertionError(f"{cls.__name__}.Params() needs defaults for every field: {exc}") from None
+    check_plugin_class(cls, name)
     assert cls.evaluate is not Protocol.evaluate, f"{cls.__name__} must implement evaluate(ctx)"
-    assert cls.description or cls.__doc__, f"{cls.__name__} needs a description (or a docstring)"
 
 
 #: (protocol, dataset, root) -> (its first metrics, the feature cache they were computed with):
