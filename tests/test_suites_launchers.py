@@ -149,3 +149,46 @@ def test_a_two_process_job_trains_with_torch_distributed_from_the_job_environmen
     assert read_state(folder)["state"] == "done", read_state(folder)
     assert len(starts) == 1 and starts[0]["world_size"] == 2  # rank 0 alone writes the cell's files
     assert len((folder / ROWS).read_text().splitlines()) == 1
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (exited, not yet reaped by its new parent) counts as gone
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
+def test_stopping_a_local_parallel_launcher_stops_its_workers(tmp_path, signum):
+    """A killed launcher leaves no worker training cells nobody will collect (not even after SIGKILL)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    long_run = ["--set", "train.epochs=500", "--set", "train.max_steps=100000", "--set", "data.input_size=8"]
+    launcher = subprocess.Popen([sys.executable, "-m", "sslbench", "suite", "run", "cpu-digits", "-o", str(out),
+                                 "--methods", "moco,sce", "--launcher", "local-parallel", "--workers", "2",
+                                 "--no-progress", *long_run],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    workers: set[int] = set()
+    deadline = time.monotonic() + 120
+    while len(workers) < 2 and time.monotonic() < deadline and launcher.poll() is None:
+        for state in out.glob("cells/*/state.json"):
+            record = json.loads(state.read_text() or "{}")
+            if record.get("state") == "running" and isinstance(record.get("pid"), int):
+                workers.add(record["pid"])
+        time.sleep(0.2)
+    assert len(workers) == 2, launcher.stderr.read().decode() if launcher.poll() is not None else "no worker started"
+    launcher.send_signal(signum)
+    code = launcher.wait(timeout=60)
+    if signum == signal.SIGTERM:
+        assert code == 128 + signal.SIGTERM
+        assert "interrupted" in launcher.stderr.read().decode()
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in workers if _alive(pid)], "workers outlived their launcher"

@@ -204,9 +204,9 @@ def run(name: str, output_dir: str | None, data_dir: str, roots: tuple[str, ...]
             if not wait:
                 return
             launchers.wait(submitted, specs, on_done)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         click.echo("\ninterrupted: finished cells are kept; run the same command again to continue", err=True)
-        sys.exit(130)
+        sys.exit(128 + getattr(exc, "signum", 2))
     _print_table(name, output_dir, data_dir, roots, sets, methods, world_size, "markdown", None, None)
     if failed:
         click.echo(f"{len(failed)} cell(s) failed ({', '.join(failed)}): their errors are in `sslbench suite status "

@@ -38,11 +38,52 @@ def run_local(specs: Sequence[JobSpec], on_done: Callable[[JobSpec, dict[str, st
         on_done(spec, worker(spec))
 
 
-def _limit_threads(threads: int) -> None:
+def _watch_parent(parent: int, interval: float = 1.0) -> None:
+    """Exit this worker as soon as the launcher that started it is gone (killed, even by SIGKILL):
+    an orphaned worker would go on training cells nobody collects."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(143)
+
+    threading.Thread(target=watch, name="sslbench-parent-watch", daemon=True).start()
+
+
+def _start_worker(threads: int, parent: int) -> None:
+    """Worker initialiser: die with the launcher, and share the cores fairly with the other workers."""
+    _watch_parent(parent)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     import torch
 
     torch.set_num_threads(threads)
+
+
+def _terminate(pool: Any) -> None:
+    """Stop a process pool now, running jobs included (``shutdown`` alone waits for them)."""
+    processes = list(getattr(pool, "_processes", {}).values())  # CPython's ProcessPoolExecutor keeps them here
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=10)
+        if process.is_alive():
+            process.kill()
+
+
+class TerminatedError(KeyboardInterrupt):
+    """SIGTERM (or SIGHUP) seen by the launcher: unwinds like Ctrl-C so its workers are stopped too."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise TerminatedError(signum)
 
 
 def run_parallel(specs: Sequence[JobSpec], workers: int, on_done: Callable[[JobSpec, dict[str, str]], None]) -> None:
@@ -52,16 +93,28 @@ def run_parallel(specs: Sequence[JobSpec], workers: int, on_done: Callable[[JobS
 
     if workers < 1:
         raise SSLBenchError(f"invalid --workers {workers}: expected an integer >= 1")
+    import signal
+    import threading
+
     threads = max(1, (os.cpu_count() or 1) // workers)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_limit_threads, initargs=(threads,)) as pool:
+    handled = (signal.SIGTERM, signal.SIGHUP)
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, _raise_terminated) for sig in handled}
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(threads, os.getpid()))
+    try:
         futures = {pool.submit(SuiteWorker(), spec): spec for spec in specs}
-        try:
-            for future in as_completed(futures):
-                on_done(futures[future], future.result())
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+        for future in as_completed(futures):
+            on_done(futures[future], future.result())
+    except BaseException:
+        _terminate(pool)
+        raise
+    else:
+        pool.shutdown(wait=True)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @dataclass
