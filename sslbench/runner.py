@@ -473,12 +473,18 @@ def _check_world_size(config: RunConfig, actual: int) -> None:
 
 
 def _check_root_exists(spec: Any, root: str | None) -> None:
-    """A missing dataset root fails before anything is written, naming the expected layout."""
+    """A missing or unreadable dataset root fails before anything is written, naming the expected layout."""
     from .contract.errors import DatasetError
 
-    if spec.needs_root and root and not Path(root).expanduser().is_dir():
-        raise DatasetError(f"dataset root {root!r} for {spec.name!r} does not exist: expected a folder"
-                           + (f" with {spec.layout}" if spec.layout else ""))
+    if not (spec.needs_root and root):
+        return
+    path = Path(root).expanduser()
+    expected = "expected a folder" + (f" with {spec.layout}" if spec.layout else "")
+    if not path.is_dir():
+        problem = "is not a folder" if path.exists() else "does not exist"
+        raise DatasetError(f"dataset root {root!r} for {spec.name!r} {problem}: {expected}")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise DatasetError(f"dataset root {root!r} for {spec.name!r} is not readable: {expected} that this user can read")
 
 
 def _ensure_writable(output_dir: Path) -> None:

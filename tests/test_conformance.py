@@ -345,3 +345,25 @@ def test_debug_shows_the_traceback_of_each_failed_check(plugin_commands):
     debug = CliRunner().invoke(cli, ["--debug", "check-plugin", "bare-load"])
     assert debug.exit_code == 1 and "Traceback (most recent call last)" in debug.output  # stderr, mixed in
     assert "FileNotFoundError" in debug.output
+
+
+@pytest.mark.parametrize("args", [["imagefolder"], ["knn", "--dataset", "cifar10"]])
+def test_check_plugin_with_a_missing_data_root_is_one_bad_input_line_exit_2(plugin_commands, tmp_path, args):
+    missing = str(tmp_path / "does" / "not" / "exist")
+    result = CliRunner().invoke(cli, ["check-plugin", *args, "--data-root", missing])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "FAIL" not in result.output and "Traceback" not in result.output, result.output
+    assert f"dataset root {missing!r}" in lines[0] and "does not exist: expected a folder with" in lines[0]
+    a_file = tmp_path / "root.txt"
+    a_file.write_text("")
+    not_a_folder = CliRunner().invoke(cli, ["check-plugin", *args, "--data-root", str(a_file)])
+    assert not_a_folder.exit_code == 2 and "is not a folder: expected a folder" in not_a_folder.output
+    debug = CliRunner().invoke(cli, ["--debug", "check-plugin", *args, "--data-root", missing])
+    assert isinstance(debug.exception, DatasetError)  # --debug: raised, so the traceback is shown
+
+
+def test_check_plugin_on_an_existing_root_with_a_wrong_layout_keeps_its_fail_lines(plugin_commands, tmp_path):
+    result = CliRunner().invoke(cli, ["check-plugin", "imagefolder", "--data-root", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert "FAIL  check_dataset_splits" in result.output and "2 passed, 2 failed" in result.output

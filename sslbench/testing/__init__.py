@@ -104,5 +104,20 @@ def run_checks(name: str, kind: str | None = None, root: str | None = None, data
         if kind not in CHECKS:
             raise SSLBenchError(f"unknown plugin kind {kind!r}: expected one of {', '.join(CHECKS)}")
         getattr(registries(), _REGISTRY[kind]).entry(name)  # unknown: the registry's error with close matches
+    _check_data_root(name, kinds, root, dataset)
     options = {"root": root, "dataset": dataset}
     return [_run(check, name, options, k) for k in kinds for check in CHECKS[k]]
+
+
+def _check_data_root(name: str, kinds: list[str], root: str | None, dataset: str | None) -> None:
+    """A ``root`` that is missing or unreadable is bad input (one DatasetError line, exit 2), not a
+    contract failure of the dataset: checked before any check runs, as ``sslbench run`` does."""
+    from ..runner import _check_root_exists
+
+    if not root:
+        return
+    regs = registries()
+    datasets = {"dataset": name, "protocol": dataset or "digits"}
+    for kind in kinds:
+        if kind in datasets and datasets[kind] in regs.datasets:
+            _check_root_exists(regs.datasets.get(datasets[kind]), root)
