@@ -37,8 +37,46 @@ def is_jpeg(data: bytes | bytearray) -> bool:
     return bytes(data[:3]) == JPEG_MAGIC
 
 
+#: start-of-frame markers (baseline, extended, progressive, lossless ...; not DHT C4, JPG C8, DAC CC)
+_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+#: markers without a length field
+_STANDALONE = frozenset({0x01, *range(0xD0, 0xD9)})
+
+
+def jpeg_size(data: bytes | bytearray) -> tuple[int, int] | None:
+    """(height, width) from a JPEG's start-of-frame segment (ITU-T T.81 B.2.2), walking the marker
+    segments from the start: about 1/20 of the cost of opening it with PIL. None when the bytes are
+    not a well-formed JPEG header (the caller falls back to PIL, which names the problem)."""
+    if not is_jpeg(data):
+        return None
+    i, n = 2, len(data)
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in _STANDALONE:
+            i += 2
+            continue
+        length = (data[i + 2] << 8) | data[i + 3]
+        if marker in _SOF:
+            if i + 9 > n or length < 8:
+                return None
+            height, width = (data[i + 5] << 8) | data[i + 6], (data[i + 7] << 8) | data[i + 8]
+            return (height, width) if height and width else None  # 0 height: defined later by DNL (rare)
+        if marker in (0xD9, 0xDA) or length < 2:  # end of image or scan before any frame header
+            return None
+        i += 2 + length
+    return None
+
+
 def image_size(data: bytes | bytearray, path: str | Path = "<bytes>") -> tuple[int, int]:
     """(height, width) read from the file's header, without decoding the pixels."""
+    size = jpeg_size(data)
+    if size is not None:
+        return size
     from PIL import Image, UnidentifiedImageError
 
     try:
