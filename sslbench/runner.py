@@ -114,6 +114,7 @@ def _check_names(config: RunConfig, regs: Registries, method_cls: Any, spec: Any
         if eval_spec.channels != spec.channels:
             raise ConfigError(f"eval_dataset {eval_spec.name!r} has {eval_spec.channels} channels but "
                               f"{spec.name!r} has {spec.channels}: expected matching channels")
+    _check_protocol_modalities(config, regs, regs.datasets.get(config.eval_dataset) if config.is_transfer else spec)
     if spec.needs_root and not config.data.root:
         raise ConfigError(f"dataset {spec.name!r} needs a root folder: pass --data-root PATH"
                           + (f" holding {spec.layout}" if spec.layout else ""))
@@ -142,6 +143,20 @@ def _check_backbone_modality(regs: Registries, name: str, spec: Any) -> None:
         raise ConfigError(f"backbone {name!r} takes {have} input but dataset {spec.name!r} is {spec.modality} "
                           f"data: expected {'an' if spec.modality[0] in 'aeiou' else 'a'} {spec.modality} backbone "
                           f"({', '.join(fits) or 'none registered'})")
+
+
+def _check_protocol_modalities(config: RunConfig, regs: Registries, spec: Any) -> None:
+    """A protocol asked to evaluate data of a modality it does not declare (tamap on images) fails
+    here, before any work, naming datasets that fit (``Protocol.modalities``; none declared: any)."""
+    for name in config.protocols:
+        cls = regs.protocols.get(name)
+        if getattr(cls, "accepts", lambda modality: True)(spec.modality):
+            continue
+        wanted = " or ".join(cls.modalities)
+        fits = [e.name for e in regs.datasets if e.obj.modality in cls.modalities][:3]
+        raise ConfigError(f"protocol {name!r} evaluates {wanted} data but dataset {spec.name!r} is {spec.modality}: "
+                          f"expected a dataset of modality {wanted}"
+                          + (f" (e.g. {', '.join(fits)})" if fits else ""))
 
 
 def _slug(text: str) -> str:

@@ -24,7 +24,8 @@ class Protocol:
     """An evaluation protocol on a frozen or finetuned backbone.
 
     Class attributes: ``name`` (registry key, ``--protocol``), ``Params`` (dataclass of settings,
-    overridable with ``--set <name>.<field>=value``). ``evaluate`` receives an
+    overridable with ``--set <name>.<field>=value``), ``modalities`` (the dataset modalities it
+    evaluates, e.g. ``("soccernet",)``; empty, the default: every modality). ``evaluate`` receives an
     :class:`sslbench.engine.evaluation.EvalContext` giving the backbone, the datasets and a
     cached ``features(split)`` accessor, and returns a list of :class:`Metric`.
     """
@@ -32,6 +33,12 @@ class Protocol:
     name: ClassVar[str]
     Params: ClassVar[type] = NoParams
     description: ClassVar[str] = ""
+    modalities: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def accepts(cls, modality: str) -> bool:
+        """Whether the protocol evaluates data of ``modality`` (checked when the config resolves)."""
+        return not cls.modalities or modality in cls.modalities
 
     def __init__(self, params: Any) -> None:
         self.params = params

@@ -330,6 +330,7 @@ class Detection(Protocol):
     name = "detection"
     Params = DetectionParams
     description = "Mask R-CNN (torchvision; C4 as in the thesis, or FPN) from the backbone on COCO data; AP box/mask"
+    modalities = ("image",)  # a 2D backbone inside Mask R-CNN, on COCO-format images
 
     def evaluate(self, ctx) -> list[Metric]:
         spec = ctx.spec

@@ -126,6 +126,7 @@ class TAmAP(Protocol):
     name = "tamap"
     Params = TAmAPParams
     description = "SoccerNet-v2 action spotting: fine-tuning, sliding windows, NMS, t-AmAP (thesis ch. 6)"
+    modalities = ("soccernet",)  # whole games of frames and labels, not images or clips
 
     def splits(self, spec: Any) -> tuple[str, ...]:
         """None through ``ctx.dataset``: whole games are checked by :meth:`preflight`."""

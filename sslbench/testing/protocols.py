@@ -35,6 +35,10 @@ def _evaluate(name: str, dataset: str, root: str | None, cache: Path) -> list[An
 
     regs = registries()
     spec = regs.datasets.get(dataset)
+    cls = _protocol_class(name)
+    if not cls.accepts(spec.modality):
+        raise CheckSkipped(f"evaluates {' or '.join(cls.modalities)} data, not {dataset!r} "
+                           f"({spec.modality}): needs --dataset NAME of that modality and its --data-root PATH")
     if spec.needs_root and not root:
         raise CheckSkipped(f"dataset {dataset!r} needs --data-root PATH (or check on --dataset digits)")
     config = tiny_config("random", dataset, (name,), sets={"data": {"root": root}} if root else None)
@@ -42,7 +46,7 @@ def _evaluate(name: str, dataset: str, root: str | None, cache: Path) -> list[An
     backbone = build_backbone(regs, config.model.backbone, spec.channels, config.model.backbone_options).eval()
     ctx = EvalContext(backbone=backbone, spec=spec, config=config, weights_id=f"check-plugin-random-{config.seed}",
                       device=torch.device("cpu"), cache_dir=cache, progress=False)
-    protocol = _protocol_class(name)(config.protocol_params[name])
+    protocol = cls(config.protocol_params[name])
     seed_everything(config.seed)
     try:
         with plugin_code("protocol", name):
