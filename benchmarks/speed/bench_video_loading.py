@@ -10,7 +10,7 @@ MPEG-4 clips of 10 s at 25 fps written for the run, plus the sample mp4s that sc
 (bikes 640x272, bigbuckbunny 1280x720, carphone 176x144) when it is installed. Runs alternate;
 raw and sslbench alternate batch by batch, the median of the rounds counts. Goal: sslbench >= 0.8x raw decord throughput.
 
-    python benchmarks/speed/bench_video_loading.py [--videos 12] [--rounds 3] [--batch 4]
+    python benchmarks/speed/bench_video_loading.py [--videos 24] [--rounds 3] [--batch 4]
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def interleaved_round(dataset: VideoDataset, reads: list[tuple[str, list[int]]],
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--videos", type=int, default=12, help="generated Kinetics-like videos (10 s, 340x256)")
+    parser.add_argument("--videos", type=int, default=24, help="generated Kinetics-like videos (10 s, 340x256)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch", type=int, default=4)
     args = parser.parse_args()
