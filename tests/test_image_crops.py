@@ -94,11 +94,17 @@ def test_one_box_per_clip_is_shared_by_its_frames():
     assert all(torch.equal(clips[c, t], clips[c, 0]) for c in range(3) for t in range(4))
 
 
-def test_resized_crop_of_one_uint8_image_is_torchvisions():
+@pytest.mark.parametrize("layout", ["planar", "interleaved"])  # interleaved: (H, W, C) memory, as decoders give
+@pytest.mark.parametrize("box", [(30, 40, 300, 280), (0, 0, 375, 500), (7, 9, 150, 190), (5, 3, 90, 400), (1, 2, 224, 224)])
+@pytest.mark.parametrize("flip", [False, True])
+def test_resized_crop_of_one_uint8_image_is_torchvisions(layout, box, flip):
     image = torch.randint(0, 256, (3, 375, 500), dtype=torch.uint8, generator=torch.Generator().manual_seed(5))
-    ours = resized_crop(image, (30, 40, 300, 280), 224, flip=True)
-    torch.testing.assert_close(ours, TF.horizontal_flip(TF.resized_crop(image, 30, 40, 300, 280, [224, 224],
-                                                                         antialias=True)), atol=0, rtol=0)
+    if layout == "interleaved":
+        image = image.permute(1, 2, 0).contiguous().permute(2, 0, 1)
+    expected = TF.resized_crop(image.contiguous(), *box, [224, 224], antialias=True)
+    ours = resized_crop(image, box, 224, flip=flip)
+    assert ours.is_contiguous()
+    torch.testing.assert_close(ours, TF.horizontal_flip(expected) if flip else expected, atol=0, rtol=0)
 
 
 def test_multicrop_local_views_keep_their_a52_sides_and_scales():

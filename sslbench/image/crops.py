@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -77,9 +78,18 @@ def resized_crop(image: torch.Tensor, box: Sequence[float], size: int, flip: boo
     h, w = max(1, min(h, image.shape[-2] - top)), max(1, min(w, image.shape[-1] - left))
     crop = image[..., top:top + h, left:left + w]
     if (h, w) == (size, size):
-        out = crop.clone()
-    else:  # torchvision's tensor resize is this call (bit-identical); channels-last uint8 input
-        # (as decoders return it) takes torch's vectorised antialiased kernel, 2-3x its planar speed
+        out = crop.clone(memory_format=torch.contiguous_format)
+    elif crop.dim() == 3 and crop.dtype == torch.uint8 and crop.stride(0) == 1:
+        # interleaved (H, W, C) memory, as decoders return it: torch's vectorised antialiased uint8
+        # kernel reads and writes it natively (2-3x its planar speed); one numpy copy makes the
+        # planar result, mirrored on the way when flipped
+        interleaved = crop.permute(1, 2, 0)[None].permute(0, 3, 1, 2)
+        resized = F.interpolate(interleaved, size=(size, size), mode="bilinear", align_corners=False,
+                                antialias=True)[0]
+        out = torch.empty((crop.shape[0], size, size), dtype=torch.uint8)
+        np.copyto(out.numpy(), resized.numpy()[..., ::-1] if flip else resized.numpy())
+        return out
+    else:  # torchvision's tensor resize is this call (bit-identical)
         batch = crop if crop.dim() == 4 else crop[None]
         out = F.interpolate(batch, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
         out = out if crop.dim() == 4 else out[0]
