@@ -29,9 +29,36 @@ def _convnet_small(variant, in_chans, **options):
 
 def _timm(variant, in_chans, **options):
     """any timm model by name, e.g. timm:vit_tiny_patch16_224 (random init, no classifier)."""
+    import re
+
+    from sslbench.engine.plugin_checks import unknown_backbone_option
     from sslbench.image.backbones import build_timm
 
-    return build_timm(variant, in_chans, **options)
+    try:
+        return build_timm(variant, in_chans, **options)
+    except TypeError as exc:  # timm passes options on to the model class: "got an unexpected keyword argument"
+        unknown = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
+        if not unknown or unknown[1] not in options:
+            raise
+        raise unknown_backbone_option(f"timm:{variant}", unknown[1], _timm_options(variant)) from None
+
+
+#: arguments of a timm model class that sslbench sets itself or that are not options of the model
+_TIMM_RESERVED = ("self", "in_chans", "num_classes", "device", "dtype")
+
+
+def _timm_options(variant):
+    """The keyword options of timm model ``variant``'s class (built once on the meta device: no memory)."""
+    import inspect
+
+    import timm
+    import torch
+
+    with torch.device("meta"):
+        cls = type(timm.create_model(variant, pretrained=False, num_classes=0))
+    params = inspect.signature(cls).parameters.values()
+    return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            and p.name not in _TIMM_RESERVED]
 
 
 def _resnet3d18(variant, in_chans, **options):

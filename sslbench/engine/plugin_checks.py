@@ -100,8 +100,6 @@ def checked_backbone_options(name: str, build: Any, options: dict[str, Any]) -> 
     without writing it; one with ``**options`` checks its own)."""
     import inspect
 
-    from ..contract.errors import ConfigError
-
     try:
         params = list(inspect.signature(build).parameters.values())[2:]  # after (variant, in_chans)
     except (TypeError, ValueError):  # no signature to read: the builder checks its options itself
@@ -111,10 +109,18 @@ def checked_backbone_options(name: str, build: Any, options: dict[str, Any]) -> 
     valid = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     unknown = sorted(set(options) - set(valid))
     if unknown:
-        import difflib
-
-        close = difflib.get_close_matches(unknown[0], valid, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"unknown option {unknown[0]!r} for backbone {name!r} in model.backbone_options{hint} "
-                          f"(expected one of: {', '.join(valid) or 'none'})")
+        raise unknown_backbone_option(name, unknown[0], valid)
     return options
+
+
+def unknown_backbone_option(name: str, option: str, valid: list[str]) -> "ConfigError":
+    """The one-line error for ``option`` not among the ``valid`` options of backbone ``name``,
+    with the closest valid one as a suggestion."""
+    import difflib
+
+    from ..contract.errors import ConfigError
+
+    close = difflib.get_close_matches(option, valid, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ConfigError(f"unknown option {option!r} for backbone {name!r} in model.backbone_options{hint} "
+                       f"(expected one of: {', '.join(valid) or 'none'})")
