@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -24,7 +25,7 @@ def make_plugin_dist(tmp_path):
         site = tmp_path / "site"
         site.mkdir(exist_ok=True)
         (site / f"{module}.py").write_text(textwrap.dedent(source))
-        info = site / f"{dist}-0.3.dist-info"
+        info = site / f"{re.sub(r'[-_.]+', '_', dist).lower()}-0.3.dist-info"  # the spec's normalised name
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.3\n")
         (info / "entry_points.txt").write_text(f"[sslbench]\n{entry_name or module} = {module}\n")

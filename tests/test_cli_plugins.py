@@ -127,3 +127,14 @@ def test_every_command_has_help():
     for command in ("run", "list", "plugins", "table"):
         result = CliRunner().invoke(cli, [command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_a_plugin_dist_named_with_a_dash_keeps_sslbenchs_own_entry_points(make_plugin_dist, monkeypatch):
+    from importlib.metadata import DistributionFinder, MetadataPathFinder, entry_points
+
+    site = make_plugin_dist("sslbench-x", "sslbench_x_plugin", "")
+    monkeypatch.syspath_prepend(site)
+    assert {"moco", "sce", "sslbench_x_plugin"} <= {ep.name for ep in entry_points(group="sslbench")}
+    assert list(MetadataPathFinder.find_distributions(DistributionFinder.Context(name="sslbench", path=[site]))) == []
+    (found,) = MetadataPathFinder.find_distributions(DistributionFinder.Context(name="sslbench-x", path=[site]))
+    assert found.metadata["Name"] == "sslbench-x"
