@@ -198,7 +198,7 @@ def run(name: str, output_dir: str | None, data_dir: str, roots: tuple[str, ...]
         else:
             options = launchers.SlurmOptions(partition, nodes, gpus_per_node, cpus_per_task, timeout_min, mem_gb,
                                              launchers.parse_sbatch(sbatch), array)
-            submitted = launchers.submit(specs, out / "suites" / s.name / "submitit", options)
+            submitted = launchers.submit(specs, _submitit_folder(out, s.name), options)
             click.echo(f"submitted {len(submitted)} job(s): {', '.join(str(j.job_id) for j in submitted)}; "
                        f"follow with `sslbench suite status {name}`")
             if not wait:
@@ -219,14 +219,19 @@ def run(name: str, output_dir: str | None, data_dir: str, roots: tuple[str, ...]
 def status(name: str, output_dir: str | None, data_dir: str, roots: tuple[str, ...], sets: tuple[str, ...],
            methods: str | None, world_size: int | None) -> None:
     """Each cell of suite NAME: done, running, queued, failed (with its error), pending."""
-    from .status import cell_status, summary
+    from .status import suite_statuses, summary
 
     s, planned, out = _plan(name, output_dir, data_dir, roots, sets, methods, world_size)
-    statuses = [cell_status(p, out) for p in planned]
+    statuses = suite_statuses(planned, out, _submitit_folder(out, s.name))
     for st in statuses:
         detail = f": {st.detail}" if st.detail else ""
         click.echo(f"{st.state:<11} {st.planned.cell.describe()}{detail}")
     click.echo(summary(statuses))
+
+
+def _submitit_folder(out: Path, suite_name: str) -> Path:
+    """Where submitit keeps the jobs of a suite (their pickles, logs and results)."""
+    return out / "suites" / suite_name / "submitit"
 
 
 def _print_table(name: str, output_dir: str | None, data_dir: str, roots: tuple[str, ...], sets: tuple[str, ...],

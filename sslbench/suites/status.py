@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 from .results import ROWS, cell_dir, read_state
+from .scheduler import ended, job_states, process_lives
 
 STATES = ("done", "running", "queued", "requeued", "failed", "interrupted", "pending")
 
@@ -20,20 +20,20 @@ class CellStatus:
     detail: str = ""
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def suite_statuses(planned: Sequence[Any], output_dir: str | Path,
+                   submitit_folder: str | Path | None = None) -> list[CellStatus]:
+    """The status of each planned cell, the scheduler asked once about the jobs they wait on
+    (:func:`sslbench.suites.scheduler.job_states`)."""
+    waiting = [read_state(cell_dir(output_dir, p.cell_id)) for p in planned if not p.complete]
+    jobs = job_states(waiting, submitit_folder)
+    return [cell_status(p, output_dir, jobs) for p in planned]
 
 
-def cell_status(planned: Any, output_dir: str | Path) -> CellStatus:
+def cell_status(planned: Any, output_dir: str | Path, jobs: dict[str, str] | None = None) -> CellStatus:
     """done (every protocol stored, or its rows written), running / queued / requeued (with the
-    job and attempt), failed (with the error line), interrupted (a local process that died) or
-    pending."""
+    job and attempt), failed (with the error line, or the final state of a job that ended without
+    finishing the cell, from ``jobs``: job id -> scheduler state), interrupted (a local process
+    that died) or pending."""
     folder = cell_dir(output_dir, planned.cell_id)
     if planned.complete or (folder / ROWS).is_file():
         return CellStatus(planned, "done")
@@ -43,9 +43,13 @@ def cell_status(planned: Any, output_dir: str | Path) -> CellStatus:
     job = f"job {state['job_id']}" if state.get("job_id") else where
     if kind == "failed":
         return CellStatus(planned, "failed", state.get("error", "no error recorded"))
+    final = ended(jobs or {}, state) if kind in ("running", "queued", "requeued") else None
+    if final:
+        return CellStatus(planned, "failed", f"{job} ended {final} without finishing its cell (run the suite "
+                                             f"again to continue)")
     if kind == "running":
         local = state.get("host") == socket.gethostname() and not state.get("job_id")
-        if local and isinstance(state.get("pid"), int) and not _alive(state["pid"]):
+        if local and isinstance(state.get("pid"), int) and not process_lives(state["pid"]):
             return CellStatus(planned, "interrupted", f"{where} ended without finishing (run it again to continue)")
         return CellStatus(planned, "running", f"{job}, attempt {state.get('attempt', 1)}, since {state.get('time')}")
     if kind in ("queued", "requeued"):

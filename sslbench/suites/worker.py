@@ -57,7 +57,7 @@ def _join_distributed() -> dict[str, Any]:
         env = submitit.JobEnvironment()
     except (ImportError, RuntimeError):
         return {}
-    info = {"job_id": env.job_id, "global_rank": env.global_rank}
+    info = {"job_id": env.job_id, "cluster": env.cluster, "global_rank": env.global_rank}  # `suite status` asks it
     if env.num_tasks > 1:
         import torch
 
