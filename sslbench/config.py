@@ -275,9 +275,9 @@ class RunConfig:
         d["data"].pop("num_workers", None)
         d["data"].pop("decode", None)  # where JPEGs are decoded, like train.device
         d["data"].pop("eval_resize", None)  # evaluation views only
-        from .image import PIPELINE
+        from .contract.augmentations import CROP_PIPELINE
 
-        d["data"]["crops"] = PIPELINE  # training crops: torchvision's rule on the full image (sslbench.image)
+        d["data"]["crops"] = CROP_PIPELINE  # training crops: torchvision's rule on the full image (sslbench.image)
         d["train"].pop("tensorboard", None)
         d["data"].pop("eval_root", None)  # where the transfer dataset lives
         d["data"].pop("eval_clips", None)  # evaluation views only

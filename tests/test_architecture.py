@@ -209,3 +209,12 @@ def test_the_old_data_module_warns_and_gives_the_spec_and_the_split_checks(monke
     from sslbench.engine.splits import check_dataset, open_split
 
     assert (old.DatasetSpec, old.open_split, old.check_dataset) == (DatasetSpec, open_split, check_dataset)
+
+
+def test_the_crop_rule_in_pretraining_identities_keeps_its_name_below_the_image_package():
+    import sslbench.image
+    from sslbench.config import RunConfig
+    from sslbench.contract.augmentations import CROP_PIPELINE
+
+    assert sslbench.image.PIPELINE == CROP_PIPELINE == "torchvision-rrc-full-image"  # renaming it changes every hash
+    assert RunConfig("random", "digits", ["knn"]).pretrain_dict()["data"]["crops"] == CROP_PIPELINE

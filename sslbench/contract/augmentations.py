@@ -11,6 +11,11 @@ if TYPE_CHECKING:
     from ..config import SSLConfig
 
 
+#: names the crop rule of training views in every pretraining's identity (sslbench.config):
+#: torchvision's RandomResizedCrop box on the full image, resized after cropping (sslbench.image)
+CROP_PIPELINE = "torchvision-rrc-full-image"
+
+
 @dataclass(frozen=True)
 class AugSpec:
     """Parameters of one augmentation distribution, applied per sample to a batch."""

@@ -9,6 +9,6 @@ workers (crop before resize), the evaluation view, and batched GPU decoding.
 - :mod:`sslbench.image.gpu`: ``data.decode=cuda``, JPEG bytes decoded in batches on the GPU.
 """
 
-#: names the crop rule of training views in every pretraining's identity (sslbench.config):
-#: torchvision's RandomResizedCrop box on the full image, resized after cropping
-PIPELINE = "torchvision-rrc-full-image"
+from ..contract.augmentations import CROP_PIPELINE as PIPELINE  # the crop rule's name in pretraining identities
+
+__all__ = ["PIPELINE"]
