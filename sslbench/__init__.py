@@ -16,7 +16,9 @@ __version__ = "0.1.0"
 
 #: public name -> the module that defines it (imported when the name is first used)
 _LAZY = {
-    **dict.fromkeys(("Method", "MomentumMethod", "SiameseMethod", "load_presets"), "sslbench.method"),
+    **dict.fromkeys(("Method", "load_presets"), "sslbench.method"),
+    "MomentumMethod": "sslbench.engine.momentum_method",  # beside its learner; torch loads when it is built
+    "SiameseMethod": "sslbench.engine.siamese_method",
     "NoParams": "sslbench.contract.params",
     **dict.fromkeys(("Protocol", "Metric"), "sslbench.contract.protocol"),
     "DatasetSpec": "sslbench.contract.dataset",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
@@ -10,7 +11,6 @@ import yaml
 from .contract.params import NoParams
 
 if TYPE_CHECKING:  # torch is imported only when a method is built
-    import torch
     from torch import nn
 
     from .contract.augmentations import AugSpec
@@ -86,90 +86,20 @@ class Method:
         raise NotImplementedError
 
 
-class MomentumMethod(Method):
-    """A siamese momentum method (thesis 4.2, Fig. 4.1): implement :meth:`loss`, the engine does the rest.
+#: the method classes the engine trains, defined beside their learners (sslbench.engine) and loaded
+#: on first use so that importing this contract stays below the engine (and torch-free)
+_ENGINE_METHODS = {"MomentumMethod": "sslbench.engine.momentum_method", "SiameseMethod": "sslbench.engine.siamese_method"}
 
-    The engine builds online (encoder, projector, optional predictor) and target (encoder,
-    projector, updated by EMA with the cosine momentum schedule) branches and a FIFO queue of
-    target embeddings, all-gathered across ranks before the enqueue. It runs on images and on
-    videos (clips through a video backbone, thesis chapter 5) with the same loss.
-    """
-
-    modalities: ClassVar[tuple[str, ...]] = ("image", "video")
-    #: True when the loss relates embeddings to the queue, so ``ssl.queue_size`` must be >= 1.
-    needs_queue: ClassVar[bool] = False
-
-    def __init__(self, params: Any, config: "RunConfig") -> None:
-        super().__init__(params, config)
-        if self.needs_queue and config is not None and config.ssl.queue_size < 1:
-            from .contract.errors import ConfigError
-
-            raise ConfigError(f"invalid value {config.ssl.queue_size} for ssl.queue_size: {self.name} needs a queue "
-                              f"(its loss relates embeddings to the queue's entries)")
-
-    def view_augmentations(self) -> "list[str | AugSpec]":
-        """Online view, target view, then ``ssl.local_crops`` multi-crop views (online only)."""
-        from .contract.augmentations import pretraining_views
-
-        return pretraining_views(self.config.ssl, self.config.data.input_size)
-
-    def build(self, backbone: "nn.Module", num_classes: int) -> "nn.Module":
-        from .engine.siamese import MomentumLearner
-
-        return MomentumLearner(self, backbone, self.config)
-
-    def loss(self, online: "torch.Tensor", target: "torch.Tensor", queue: "torch.Tensor") -> "torch.Tensor":
-        """Loss of one direction: ``online`` (N, D) and ``target`` (N, D, no grad) l2-normalised
-        embeddings of two views of the same images, ``queue`` (M, D) earlier target embeddings."""
-        raise NotImplementedError
+__all__ = ["Method", "NoParams", "load_presets", *_ENGINE_METHODS]
 
 
-class SiameseMethod(Method):
-    """A method without momentum branch: every view goes through the same online network
-    (backbone, projector, optional predictor, built from ``model.*``) and :meth:`loss` relates the
-    embeddings of the views; implement it, the engine does the rest (training loop, AMP,
-    checkpoints, resume, DDP).
+def __getattr__(name: str) -> Any:
+    if name in _ENGINE_METHODS:
+        value = getattr(importlib.import_module(_ENGINE_METHODS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    In-batch negatives: under DDP the embeddings are all-gathered across ranks with their gradient
-    (:func:`sslbench.engine.distributed.all_gather_with_grad`), so ``loss`` sees the whole global
-    batch, as one process would; ``gather_embeddings = False`` keeps each rank's own rows.
-    ``num_views`` global views (a ``num_views`` field of ``Params`` overrides the class attribute)
-    use ``ssl.online_aug`` for the first, ``ssl.target_aug`` for the second and ``ssl.online_aug``
-    for the others; ``ssl.local_crops`` multi-crop views follow. ``normalize`` l2-normalises the
-    embeddings before ``loss``. ``ssl.queue_size``, ``ssl.momentum`` and ``ssl.symmetric`` are
-    unused (not shown nor hashed).
-    """
 
-    modalities: ClassVar[tuple[str, ...]] = ("image", "video")
-    unused_config: ClassVar[tuple[str, ...]] = ("ssl.queue_size", "ssl.momentum", "ssl.symmetric")
-    num_views: int = 2
-    normalize: ClassVar[bool] = True
-    gather_embeddings: ClassVar[bool] = True
-
-    def __init__(self, params: Any, config: "RunConfig") -> None:
-        super().__init__(params, config)
-        from .contract.errors import ConfigError
-
-        views = getattr(params, "num_views", type(self).num_views)
-        if isinstance(views, bool) or not isinstance(views, int) or views < 2:
-            raise ConfigError(f"invalid value {views!r} for {self.name}.num_views: expected an integer >= 2 "
-                              f"(a siamese method relates at least two views)")
-        self.num_views = views
-
-    def view_augmentations(self) -> "list[str | AugSpec]":
-        """``num_views`` global views (online, target, then online augmentation), then the local crops."""
-        from .contract.augmentations import pretraining_views
-
-        online, target, *local = pretraining_views(self.config.ssl, self.config.data.input_size)
-        return [online, target, *[online] * (self.num_views - 2), *local]
-
-    def build(self, backbone: "nn.Module", num_classes: int) -> "nn.Module":
-        from .engine.multiview import SiameseLearner
-
-        return SiameseLearner(self, backbone, self.config)
-
-    def loss(self, z: "list[torch.Tensor]", p: "list[torch.Tensor]") -> "torch.Tensor":
-        """The scalar loss of one step: ``z[i]`` (N, D) is the projection of view ``i`` (the
-        ``num_views`` global views, then the local crops), ``p[i]`` its prediction (``p is z``
-        without predictor); N is the global batch (every rank's rows, in rank order)."""
-        raise NotImplementedError
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_ENGINE_METHODS})

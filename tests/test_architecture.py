@@ -218,3 +218,16 @@ def test_the_crop_rule_in_pretraining_identities_keeps_its_name_below_the_image_
 
     assert sslbench.image.PIPELINE == CROP_PIPELINE == "torchvision-rrc-full-image"  # renaming it changes every hash
     assert RunConfig("random", "digits", ["knn"]).pretrain_dict()["data"]["crops"] == CROP_PIPELINE
+
+
+def test_the_engine_method_classes_keep_their_public_paths_and_load_the_engine_only_when_used():
+    code = ("import sys\n"
+            "import sslbench.method\n"
+            "before = sorted(m for m in sys.modules if m.startswith('sslbench.engine'))\n"
+            "from sslbench.method import MomentumMethod, SiameseMethod\n"
+            "import sslbench, sslbench.engine.momentum_method as mm, sslbench.engine.siamese_method as sm\n"
+            "same = MomentumMethod is sslbench.MomentumMethod is mm.MomentumMethod and "
+            "SiameseMethod is sslbench.SiameseMethod is sm.SiameseMethod\n"
+            "print(before, same, 'torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] True False"

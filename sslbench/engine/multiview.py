@@ -1,4 +1,4 @@
-"""The learner of a :class:`sslbench.method.SiameseMethod`: one online network for every view."""
+"""The learner of a :class:`sslbench.engine.siamese_method.SiameseMethod`: one online network for every view."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .heads import predictor, projector
 
 if TYPE_CHECKING:
     from ..config import RunConfig
-    from ..method import SiameseMethod
+    from .siamese_method import SiameseMethod
 
 
 class SiameseLearner(nn.Module):

@@ -16,7 +16,7 @@ from .schedules import ema_momentum
 
 if TYPE_CHECKING:
     from ..config import RunConfig
-    from ..method import MomentumMethod
+    from .momentum_method import MomentumMethod
 
 
 class MomentumLearner(nn.Module):

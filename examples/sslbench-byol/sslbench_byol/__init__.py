@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sslbench import hookimpl
-from sslbench.method import MomentumMethod
+from sslbench import MomentumMethod, hookimpl
 
 
 @dataclass
