@@ -363,6 +363,47 @@ def test_an_lbfgs_probe_stopping_at_max_iter_says_so(caplog):
     assert "L-BFGS stopped at max_iter=2" in caplog.text
 
 
+def test_the_default_linear_probe_on_a_plugin_dataset_refuses_its_diverged_fit_instead_of_storing_chance(
+        blobs, tmp_path):
+    """A.5.1's lr 30 on a random backbone's features (RMS 0.002) of 4 classes: the loss rose to
+    ~80 nats and the probe predicted one class; 25.0 (the test share of that class) was stored
+    with exit status 0, and float32 / float64 replays of the fit disagreed."""
+    out = tmp_path / "runs"
+    result = CliRunner().invoke(cli, ["run", "-m", "random", "-d", "blobs4", "-p", "linear", "-o", str(out),
+                                      "--no-progress"])
+    assert result.exit_code == 2, result.output
+    line = result.output.strip()
+    assert "\n" not in line and "Traceback" not in line
+    for part in ("linear probe on dataset 'blobs4' at linear.lr=30 (preset a5.1, mode cached) failed to fit",
+                 "majority class", "use --set linear.standardize=true --set linear.lr=0.1"):
+        assert part in line
+    assert not (out / "results.sqlite").exists()  # no row
+
+
+def test_the_advised_linear_settings_on_a_plugin_dataset_agree_with_scikit_learn(blobs, tmp_path):
+    """--set linear.standardize=true --set linear.lr=0.1 (what the refusal advises; digits' own
+    defaults): the stored top-1 is scikit-learn's LogisticRegression's on the same standardised
+    features, to one test image (100 SGD steps from a near-zero start vs a converged C = 1 fit)."""
+    from sklearn.linear_model import LogisticRegression
+
+    out = tmp_path / "runs"
+    result = CliRunner().invoke(cli, ["run", "-m", "random", "-d", "blobs4", "-p", "linear", "-o", str(out),
+                                      "--no-progress", "--set", "linear.standardize=true", "--set", "linear.lr=0.1"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    stored = _stored(out, tmp_path)[("linear", "top1")]
+    xtr, ytr, xte, yte, _, _ = blobs.generate()
+    weights = next((out / "pretrain").iterdir()) / "backbone.pt"
+    ftr, fte = (features(weights, x, blobs.MEAN, blobs.STD) for x in (xtr, xte))
+    unify_copies([xtr, xte], [ftr, fte])
+    mean, std = ftr.mean(0), np.maximum(ftr.std(0, ddof=1), 1e-6)
+    ref = LogisticRegression(C=1.0, tol=1e-10, max_iter=100_000).fit((ftr - mean) / std, ytr)
+    expected = 100 * np.mean(ref.predict((fte - mean) / std) == yte)
+    majority = 100 * np.bincount(yte).max() / len(yte)
+    assert expected > majority + 10  # the features carry the classes: a near-chance number would be wrong
+    assert stored == pytest.approx(expected, abs=100 / len(yte) + 1e-6)
+
+
 def _odd_rows_an_ulp_higher(s):
     """What a BLAS may do: score the copy of an image at an odd position an ulp higher."""
     s = s.clone() if isinstance(s, torch.Tensor) else np.array(s)

@@ -81,7 +81,8 @@ def test_retrieval_breaks_ties_by_lower_bank_index_whatever_the_chunking(query_c
 def _context(train, train_labels, test, test_labels, num_classes):
     """The part of an EvalContext the feature protocols read: two feature splits."""
     splits = {"train": (train, train_labels), "test": (test, test_labels)}
-    return SimpleNamespace(spec=SimpleNamespace(train_split="train", test_split="test"), num_classes=num_classes,
+    return SimpleNamespace(spec=SimpleNamespace(name="features", train_split="train", test_split="test"),
+                           num_classes=num_classes,
                            device=torch.device("cpu"), progress=False, require_single_label=lambda name: None,
                            feature_arrays=lambda split: splits[split],
                            features=lambda split: tuple(torch.as_tensor(a).clone() for a in splits[split]))

@@ -110,3 +110,74 @@ def test_standardize_scales_both_splits_in_place_by_the_train_statistics():
     assert x.data_ptr() == x_id and xt.data_ptr() == xt_id  # no copy of a large feature matrix
     assert torch.allclose(x.mean(0), torch.zeros(6), atol=1e-5) and torch.allclose(x.std(0), torch.ones(6), atol=1e-5)
     assert torch.allclose(xt, expect_xt, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- a diverged SGD fit
+
+
+def _four_classes(scale: float, const: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """60 features of 4 classes (the first 6 all class 0: majority 31.7 %) at ``scale``; ``const``:
+    one feature for all (a collapsed representation)."""
+    rng = np.random.default_rng(0)
+    y = np.arange(60) % 4
+    y[:6] = 0
+    x = rng.normal(size=(60, 16)) + np.eye(4, 16)[y]
+    x = np.full_like(x, 0.3) if const else x * scale
+    return torch.from_numpy(x).float(), torch.from_numpy(y)
+
+
+def _fit_and_check(x, y, p):
+    from sslbench.protocols.divergence import FitTrace, check_fit
+    from sslbench.protocols.linear import train_linear
+
+    trace = FitTrace()
+    check_fit(train_linear(x, y, 4, p, trace=trace), trace, x, y, p, "four")
+    return trace
+
+
+def test_lr_30_on_small_scale_features_of_four_classes_is_an_error_not_a_majority_class_number():
+    """A.5.1's lr 30 overshoots the bias (curvature 1/C: stable below 15.2 for C = 4): the loss
+    climbs to tens of nats and the classifier predicts one class. Exit-2 error, advice included."""
+    from sslbench.contract.errors import TrainingError
+
+    expected = (r"'four' at linear\.lr=30 .*failed to fit: its training loss rose from 1\.39 to .*majority class "
+                r".*\(31\.7% <= 31\.7%\).*linear\.standardize=true")
+    with pytest.raises(TrainingError, match=expected):
+        _fit_and_check(*_four_classes(0.002), LinearParams())
+
+
+def test_a_non_finite_training_loss_is_an_error():
+    from sslbench.contract.errors import TrainingError
+
+    x, y = _four_classes(1.0)
+    x[3, 0] = float("inf")
+    with pytest.raises(TrainingError, match=r"training loss became non-finite \(nan\) at epoch 1 of 2"):
+        _fit_and_check(x, y, LinearParams(epochs=2, lr=0.1))
+
+
+def test_an_unstable_fit_that_learnt_something_is_stored_with_a_warning(caplog):
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="sslbench.protocols"):
+        _fit_and_check(*_four_classes(1.0), LinearParams(standardize=True))  # unit-scale features, lr 30
+    assert "an unstable fit whose number depends on rounding; use a lower linear.lr" in caplog.text
+
+
+@pytest.mark.parametrize("scale,const", [(1.0, False), (0.002, False), (1.0, True)])
+def test_a_stable_fit_passes_silently_even_at_chance_on_a_collapsed_representation(scale, const, caplog):
+    """lr 0.1 never raises the loss: a collapsed representation's chance number is a result, kept."""
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="sslbench.protocols"):
+        trace = _fit_and_check(*_four_classes(scale, const), LinearParams(lr=0.1))
+    assert caplog.text == "" and max(trace.epoch_losses) <= trace.epoch_losses[0] + 1e-6
+
+
+def test_tracing_the_loss_leaves_the_fit_bit_identical():
+    from sslbench.protocols.divergence import FitTrace
+    from sslbench.protocols.linear import train_linear
+
+    x, y = _four_classes(1.0)
+    p = LinearParams(epochs=5, lr=0.1, batch_size=16)
+    plain, traced = train_linear(x, y, 4, p), train_linear(x, y, 4, p, trace=FitTrace())
+    assert torch.equal(plain.weight, traced.weight) and torch.equal(plain.bias, traced.bias)

@@ -18,6 +18,8 @@ Presets (``linear.preset``) fill every schedule field left unset:
 - ``a5.1`` (thesis A.5.1, after MoCo v2 / ReSSL): SGD lr 30, momentum 0.9, no weight decay,
   100 epochs, lr x0.1 at epochs 60 and 80, batch 256 (the batch size is not stated in the
   thesis; 256 is MoCo's).
+  A.5.1 says nothing of feature normalisation (MoCo v2 probes raw features); lr 30 diverges on
+  small-scale features of few classes, and such a fit is refused (:mod:`.divergence`), not stored.
 - ``a5.2`` (thesis A.5.2, after MoCo v3): 90 epochs, batch 1024, lr 0.1 x batch / 256, cosine
   decay per epoch, momentum 0.9, no weight decay.
 - ``b1`` (thesis B.1, video): 60 epochs, batch 512, lr 2 x batch / 512, 35 warm-up epochs then
@@ -40,6 +42,8 @@ from .classifier import new_classifier, standardize_
 
 if TYPE_CHECKING:
     import torch
+
+    from .divergence import FitTrace
 
 LINEAR_PRESETS: dict[str, dict[str, Any]] = {
     "a5.1": {"epochs": 100, "lr": 30.0, "lr_scaling": "none", "batch_size": 256, "schedule": "step",
@@ -123,29 +127,45 @@ class LinearParams:
 
 
 def fit_sgd(batches: Callable[[int], Iterator[tuple["torch.Tensor", "torch.Tensor"]]], dim: int, num_classes: int,
-            p: LinearParams, progress: bool = False, device: "torch.device | str | None" = None) -> "torch.nn.Linear":
+            p: LinearParams, progress: bool = False, device: "torch.device | str | None" = None,
+            trace: "FitTrace | None" = None) -> "torch.nn.Linear":
     """SGD on a linear classifier on ``device``; ``batches(epoch)`` yields (features, labels) for
-    that epoch, on that device."""
+    that epoch, on that device. ``trace`` receives the initial classifier and each epoch's mean
+    loss (summed on the device, read once at the end) for :func:`.divergence.check_fit`."""
+    import copy
+
     import torch
     from torch import nn
     from tqdm.auto import tqdm
 
     torch.manual_seed(p.seed)
     clf = new_classifier(dim, num_classes).to(device or "cpu")
+    if trace is not None:
+        trace.initial = copy.deepcopy(clf)
+    sums: list[torch.Tensor] = []
     opt = torch.optim.SGD(clf.parameters(), lr=p.lr_at(0), momentum=p.momentum, weight_decay=p.weight_decay)
     for epoch in tqdm(range(p.epochs), desc="linear", unit="epoch", leave=False, disable=not progress):
         for group in opt.param_groups:
             group["lr"] = p.lr_at(epoch)
+        total, count = None, 0
         for x, y in batches(epoch):
             loss = nn.functional.cross_entropy(clf(x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if trace is not None:
+                step = loss.detach().double() * len(y)
+                total, count = step if total is None else total + step, count + len(y)
+        if total is not None:
+            sums.append(total / count)
+    if trace is not None and sums:
+        trace.epoch_losses = torch.stack(sums).tolist()
     return clf
 
 
 def train_linear(x: "torch.Tensor", y: "torch.Tensor", num_classes: int, p: LinearParams,
-                 progress: bool = False, device: "torch.device | str | None" = None) -> "torch.nn.Linear":
+                 progress: bool = False, device: "torch.device | str | None" = None,
+                 trace: "FitTrace | None" = None) -> "torch.nn.Linear":
     """Fit a linear classifier on fixed (cached) features with the schedule of ``p``; the
     features are moved to ``device`` once and the batches are drawn there."""
     import torch
@@ -159,7 +179,7 @@ def train_linear(x: "torch.Tensor", y: "torch.Tensor", num_classes: int, p: Line
             idx = order[start:start + p.batch_size]
             yield x[idx], y[idx]
 
-    return fit_sgd(batches, x.shape[1], num_classes, p, progress, device)
+    return fit_sgd(batches, x.shape[1], num_classes, p, progress, device, trace)
 
 
 # --------------------------------------------------------------------------- L-BFGS transfer probe
@@ -307,11 +327,15 @@ class Linear(Protocol):
         if p.mode == "lbfgs":
             score, _, _ = lbfgs_probe(x, y, xt, yt, ctx.num_classes, p)
             return [Metric("top1" if p.metric == "top1" else "mean_per_class_acc", score)]
+        from .divergence import FitTrace, check_fit
+
+        trace = FitTrace()
         if p.mode == "augment":
             clf = fit_sgd(augmented_batches(ctx, p, mean, std), x.shape[1], ctx.num_classes, p, ctx.progress,
-                          ctx.device)
+                          ctx.device, trace)
         else:
-            clf = train_linear(x, y, ctx.num_classes, p, ctx.progress, ctx.device)
+            clf = train_linear(x, y, ctx.num_classes, p, ctx.progress, ctx.device, trace)
+        check_fit(clf, trace, x, y, p, ctx.spec.name, ctx.device)  # a diverged fit is an error, not a row
         with torch.no_grad():
             logits = clf(xt.to(ctx.device)).cpu()
         if p.metric == "mean_per_class":
