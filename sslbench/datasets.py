@@ -10,27 +10,9 @@ import torch
 from torch.utils.data import Dataset
 
 from .contract.errors import DatasetError
+from .engine.data import TensorImageDataset  # in memory: batched by the engine without a DataLoader
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
-
-
-class TensorImageDataset(Dataset):
-    """Images of one size held in memory as a uint8 tensor (N, C, H, W) with int64 labels."""
-
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, classes: list[str] | None = None) -> None:
-        if images.dtype != torch.uint8 or images.ndim != 4:
-            raise ValueError(f"expected uint8 images (N, C, H, W), got {images.dtype} {tuple(images.shape)}")
-        if len(images) != len(labels):
-            raise ValueError(f"{len(images)} images but {len(labels)} labels")
-        self.images = images
-        self.labels = labels.long()
-        self.classes = classes
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        return self.images[index], int(self.labels[index])
 
 
 def _digits_csv() -> Path:

@@ -231,3 +231,11 @@ def test_the_engine_method_classes_keep_their_public_paths_and_load_the_engine_o
             "print(before, same, 'torch' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[] True False"
+
+
+def test_the_old_view_maker_path_warns_and_is_the_image_view_maker():
+    import sslbench.engine.data as data
+    from sslbench.image.views import ViewMaker
+
+    with pytest.warns(DeprecationWarning, match=r"sslbench\.image\.views\.ViewMaker"):
+        assert data.ViewMaker is ViewMaker

@@ -19,12 +19,12 @@ from sslbench.contract.augmentations import AugSpec, local_crop_specs
 from sslbench.cli import cli
 from sslbench.contract.dataset import IMAGENET_MEAN, IMAGENET_STD
 from sslbench.datasets import load_imagefolder
-from sslbench.engine.data import ViewMaker, iterate_batches
+from sslbench.engine.data import iterate_batches
 from sslbench.contract.errors import ConfigError, DatasetError
 from sslbench.image.crops import CropSpec, crop_box
 from sslbench.image.decode import decode_file, read_bytes, reduction
 from sslbench.image.samples import write_photo_folder
-from sslbench.image.views import TrainViews, cut_views, eval_resize, eval_transform, training_source
+from sslbench.image.views import TrainViews, ViewMaker, cut_views, eval_resize, eval_transform, training_source
 
 
 

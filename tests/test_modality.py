@@ -1,6 +1,8 @@
 """The engine is modality-agnostic: what differs for a modality (opening a split, the frozen
 features of a split) is looked up by the dataset's ``modality`` in sslbench.contract.modality."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -8,6 +10,7 @@ import torch
 from sslbench.contract import modality as modalities
 from sslbench.contract.modality import Modality, modality, register_modality
 from sslbench.contract.dataset import DatasetSpec
+from sslbench.contract.errors import SSLBenchError
 from sslbench.engine.splits import open_split
 from sslbench.engine.evaluation import EvalContext
 
@@ -40,11 +43,28 @@ def _toy_spec() -> DatasetSpec:
 def test_the_default_plugins_register_the_video_steps():
     video = modality("video")
     assert video.open_split is not None and video.features is not None
+    assert video.pretraining_split is not None and not video.channels_last
 
 
-def test_a_modality_nothing_registered_takes_the_engine_defaults():
-    assert modality("image") == Modality("image")
-    assert modality("no-such-modality") == Modality("no-such-modality")
+def test_the_default_plugins_register_the_image_steps_and_leave_splits_and_features_to_the_engine():
+    image = modality("image")
+    assert None not in (image.training_source, image.pretraining_views, image.eval_views, image.eval_transform)
+    assert (image.open_split, image.features, image.pretraining_split) == (None, None, None)
+
+
+def test_a_modality_nothing_registered_takes_the_image_steps():
+    assert modality("no-such-modality") == dataclasses.replace(modality("image"), name="no-such-modality")
+
+
+def test_a_step_a_modality_leaves_unset_is_the_image_one(toy_modality):
+    toy, image = modality("toy"), modality("image")
+    assert toy.open_split is not image.open_split and toy.eval_views is image.eval_views
+
+
+def test_a_step_nobody_registered_is_one_error_naming_the_modality_and_the_step(monkeypatch):
+    monkeypatch.setattr(modalities, "_MODALITIES", {"image": Modality("image")})
+    with pytest.raises(SSLBenchError, match=r"modality 'toy' has no 'eval_views' step.*Modality\('toy', eval_views="):
+        modality("toy").step("eval_views")
 
 
 def test_open_split_goes_through_the_steps_of_the_dataset_modality(toy_modality):

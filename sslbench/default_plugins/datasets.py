@@ -105,6 +105,31 @@ def _hmdb51(root, split, image_size, data=None):
     return load_hmdb51(root, split, image_size, data)
 
 
+def _image_training_source(dataset, view_specs, config):
+    from sslbench.image.views import training_source  # file-backed images: views cut in the loader workers
+
+    return training_source(dataset, view_specs, config.data.input_size, config.seed, config.data.decode)
+
+
+def _image_pretraining_views(spec, config, view_specs, device, channels_last):
+    from sslbench.image.views import ViewMaker
+
+    return ViewMaker(view_specs, config.data.input_size, spec.mean, spec.std, device, channels_last)
+
+
+def _image_eval_views(ctx, view_specs):
+    from sslbench.image.views import ViewMaker, is_file_backed
+
+    return ViewMaker(view_specs, ctx.config.data.input_size, ctx.spec.mean, ctx.spec.std, ctx.device, False,
+                     eval_crop=is_file_backed(ctx.dataset(ctx.spec.train_split)))
+
+
+def _image_eval_transform(ctx, split):
+    from sslbench.image.views import eval_transform  # resize-center, or resize<eval_resize>-centercrop<input>
+
+    return eval_transform(ctx.dataset(split), ctx.config.data)
+
+
 def _open_video_split(spec, config, split, purpose, clips, root):
     from sslbench.video.pipeline import load_split
 
@@ -117,8 +142,42 @@ def _video_features(ctx, split, out_path, labels_path):
     return multiview_features(ctx, split, out_path=out_path, labels_path=labels_path)
 
 
-#: what the engine does differently for videos (sslbench.contract.modality), beside their datasets
-register_modality(Modality("video", open_split=_open_video_split, features=_video_features))
+def _video_pretraining_split(spec, config, view_specs):
+    from sslbench.video.pipeline import pretraining_dataset  # views cut from full frames in the loader
+
+    return pretraining_dataset(spec, config, view_specs)
+
+
+def _video_training_source(dataset, view_specs, config):
+    return dataset  # clips arrive cut (and cropped) by the dataset's own sampling
+
+
+def _video_pretraining_views(spec, config, view_specs, device, channels_last):
+    from sslbench.video.pipeline import view_maker
+
+    return view_maker(spec, config, view_specs, device, pretraining=True)
+
+
+def _video_eval_views(ctx, view_specs):
+    from sslbench.video.pipeline import view_maker
+
+    return view_maker(ctx.spec, ctx.config, view_specs, ctx.device)
+
+
+def _video_eval_transform(ctx, split):
+    from sslbench.video.pipeline import eval_transform
+
+    return eval_transform(ctx.config)
+
+
+#: what the engine asks of each modality (sslbench.contract.modality), beside their datasets; a
+#: modality registered without a step (soccernet: none) takes the image one
+register_modality(Modality("image", training_source=_image_training_source, pretraining_views=_image_pretraining_views,
+                           eval_views=_image_eval_views, eval_transform=_image_eval_transform))
+register_modality(Modality("video", open_split=_open_video_split, features=_video_features,
+                           pretraining_split=_video_pretraining_split, training_source=_video_training_source,
+                           pretraining_views=_video_pretraining_views, eval_views=_video_eval_views,
+                           eval_transform=_video_eval_transform, channels_last=False))
 
 
 #: Video datasets (thesis chapter 5, B.1): ResNet3D-18, 8 frames of 2.56 s at 224 pixels; the

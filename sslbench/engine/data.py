@@ -1,18 +1,69 @@
-"""Batches for training and evaluation: seeded epoch order, batched augmentation, normalisation."""
+"""Batches for training and evaluation: seeded epoch order, this rank's share, loader workers.
+
+What turns a batch into views belongs to its modality (:class:`Views`, looked up through
+:mod:`sslbench.contract.modality`): the engine only moves batches.
+"""
 
 from __future__ import annotations
 
+import importlib
+import os
+import warnings
 import weakref
-from typing import Any, Iterator
+from typing import Any, Iterator, Protocol
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ..contract.augmentations import AugSpec
-from ..datasets import TensorImageDataset
 from ..contract.errors import SSLBenchError
 from . import distributed as dist
-from ..image.augment import augment_batch, center_crop_eval, resize_eval
+
+
+class TensorImageDataset(Dataset):
+    """Images of one size held in memory as a uint8 tensor (N, C, H, W) with int64 labels; the
+    engine batches it by indexing, without a DataLoader."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, classes: list[str] | None = None) -> None:
+        if images.dtype != torch.uint8 or images.ndim != 4:
+            raise ValueError(f"expected uint8 images (N, C, H, W), got {images.dtype} {tuple(images.shape)}")
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        self.images = images
+        self.labels = labels.long()
+        self.classes = classes
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return self.images[index], int(self.labels[index])
+
+
+class Views(Protocol):
+    """Turns the uint8 batches of one modality into normalised views on the device (images:
+    :class:`sslbench.image.views.ViewMaker`, videos: :class:`sslbench.video.augment.VideoViewMaker`)."""
+
+    specs: list
+
+    def train_views(self, images: Any, gen: torch.Generator | None) -> list[torch.Tensor]: ...
+
+    def eval_view(self, images: torch.Tensor) -> torch.Tensor: ...
+
+
+def default_workers(world_size: int = 1) -> int:
+    """The cores this process may use per training process (``os.sched_getaffinity``), at least 1."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, cores // max(1, world_size))
+
+
+def loader_workers(num_workers: int | None) -> int:
+    """``data.num_workers``, or when unset the cores available to this rank."""
+    if num_workers is not None:
+        return int(num_workers)
+    return default_workers(dist.world_size())
 
 
 def epoch_generator(seed: int, epoch: int, salt: int = 0) -> torch.Generator:
@@ -73,9 +124,7 @@ _loaders: "weakref.WeakKeyDictionary[Dataset, dict[tuple, DataLoader]]" = weakre
 
 def _loader(dataset: Dataset, batch_size: int, drop_last: bool, num_workers: int | None) -> DataLoader:
     """One DataLoader per (dataset, batch size, drop_last, workers), workers kept between epochs;
-    ``num_workers`` None: the cores available to this rank (:func:`sslbench.image.views.loader_workers`)."""
-    from ..image.views import loader_workers
-
+    ``num_workers`` None: the cores available to this rank (:func:`loader_workers`)."""
     num_workers = loader_workers(num_workers)
     try:
         per_dataset = _loaders.setdefault(dataset, {})
@@ -109,43 +158,9 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
     return (n // dist.world_size()) // batch_size
 
 
-class ViewMaker:
-    """Turns a uint8 batch into normalised augmented views on the training device.
-
-    ``train_views`` takes a uint8 batch (cropped here), or the views the loader workers already
-    cropped (a list, one uint8 batch per spec; or an :class:`sslbench.image.gpu.EncodedBatch` to
-    decode on the device). ``eval_crop``: the evaluation view is the centre ``size`` square
-    (file-backed datasets, resized to ``eval_resize`` by the dataset) instead of a resize.
-    """
-
-    def __init__(self, specs: list[AugSpec], size: int, mean, std, device: torch.device, channels_last: bool,
-                 eval_crop: bool = False) -> None:
-        self.specs = specs
-        self.size = size
-        self.eval_crop = eval_crop
-        self.mean = torch.tensor(mean, device=device).view(1, -1, 1, 1)
-        self.std = torch.tensor(std, device=device).view(1, -1, 1, 1)
-        self.device = device
-        self.channels_last = channels_last
-
-    def _finish(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x - self.mean) / self.std
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x.contiguous()
-
-    def _float(self, images: torch.Tensor) -> torch.Tensor:
-        return images.to(self.device, non_blocking=True).float().div_(255)
-
-    def train_views(self, images: Any, gen: torch.Generator | None) -> list[torch.Tensor]:
-        if hasattr(images, "views"):  # an EncodedBatch: decoded and cropped on the device
-            images = images.views(self.device)
-        if isinstance(images, (list, tuple)):  # views cropped in the loader workers
-            if len(images) != len(self.specs):
-                raise ValueError(f"{len(images)} cropped views for {len(self.specs)} augmentations")
-            return [self._finish(augment_batch(self._float(v), spec, self.size, gen, cropped=True))
-                    for v, spec in zip(images, self.specs)]
-        x = self._float(images)
-        return [self._finish(augment_batch(x, spec, self.size, gen)) for spec in self.specs]
-
-    def eval_view(self, images: torch.Tensor) -> torch.Tensor:
-        x = self._float(images)
-        return self._finish(center_crop_eval(x, self.size) if self.eval_crop else resize_eval(x, self.size))
+def __getattr__(name: str) -> Any:
+    if name == "ViewMaker":  # moved to the image package: an old import keeps working for one release
+        warnings.warn("sslbench.engine.data.ViewMaker is deprecated and will be removed in the next release: "
+                      "import sslbench.image.views.ViewMaker instead", DeprecationWarning, stacklevel=2)
+        return importlib.import_module("sslbench.image.views").ViewMaker
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

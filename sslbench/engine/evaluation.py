@@ -27,13 +27,13 @@ from ..contract.errors import SSLBenchError
 from ..atomic import public_mode, temp_beside
 from . import checkpoint
 from . import distributed as dist
-from .data import ViewMaker
+from .data import TensorImageDataset, Views, loader_workers
 
 #: Bumped when the on-disk layout of a cache entry changes, so old entries are never misread.
 CACHE_FORMAT = 2
 #: Stands for the evaluation view's name in cache keys: ``resize-center`` (datasets in memory,
 #: resized to the input size) or ``resize<eval_resize>-centercrop<input>`` (file-backed datasets),
-#: :func:`sslbench.image.views.eval_transform`.
+#: the ``eval_transform`` step of the dataset's modality (:mod:`sslbench.contract.modality`).
 EVAL_TRANSFORM = "resize-center"
 
 
@@ -91,25 +91,18 @@ class EvalContext:
                 f"use --protocol lowshot (per-class SVMs, mAP) on it"
             )
 
-    def view_maker(self, specs: list | None = None) -> ViewMaker:
-        """Normalisation (and ``specs`` augmentations) for this dataset on the evaluation device."""
-        if self.is_video:
-            from ..video.pipeline import view_maker
+    def view_maker(self, specs: list | None = None) -> Views:
+        """Normalisation (and ``specs`` augmentations) for this dataset on the evaluation device: the
+        ``eval_views`` step of its modality."""
+        return self._steps().step("eval_views")(self, list(specs or []))
 
-            return view_maker(self.spec, self.config, list(specs or []), self.device)
-        from ..image.views import is_file_backed
+    def _steps(self) -> Any:
+        from ..contract.modality import modality
 
-        return ViewMaker(list(specs or []), self.config.data.input_size, self.spec.mean, self.spec.std,
-                         self.device, False, eval_crop=is_file_backed(self.dataset(self.spec.train_split)))
+        return modality(getattr(self.spec, "modality", "image"))
 
     def _transform_name(self, split: str) -> str:
-        if self.is_video:
-            from ..video.pipeline import eval_transform
-
-            return eval_transform(self.config)
-        from ..image.views import eval_transform  # resize-center, or resize<eval_resize>-centercrop<input>
-
-        return eval_transform(self.dataset(split), self.config.data)
+        return self._steps().step("eval_transform")(self, split)  # images: resize-center, resize256-centercrop224
 
     def cache_identity(self, split: str, transform: str = EVAL_TRANSFORM) -> dict[str, Any] | None:
         """Everything ``split``'s cached features depend on: the weights, the backbone and its
@@ -159,9 +152,7 @@ class EvalContext:
             return np.load(paths[0], mmap_mode="r"), np.load(paths[1])
         desc = f"features {self.spec.name}/{split}"
         writable = paths is not None and dist.is_main()
-        from ..contract.modality import modality
-
-        features = modality(self.spec.modality).features  # videos: the mean over the multi-view test
+        features = self._steps().features  # videos: the mean over the multi-view test
         if features is not None:
             feats, labels = features(self, split, paths[0] if writable else None, paths[1] if writable else None)
         else:
@@ -211,14 +202,10 @@ def _warn_uncached(dataset: str, split: str, data: Any) -> None:
 
 def eval_batches(dataset: Any, batch_size: int, num_workers: int | None = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Every sample once, in order, on this process (no DDP sharding): (uint8 images, labels)."""
-    from ..datasets import TensorImageDataset
-
     if isinstance(dataset, TensorImageDataset):
         for start in range(0, len(dataset), batch_size):
             yield dataset.images[start:start + batch_size], dataset.labels[start:start + batch_size]
         return
-    from ..image.views import loader_workers
-
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False,
                                          num_workers=loader_workers(num_workers), pin_memory=torch.cuda.is_available())
     for images, labels in loader:
@@ -228,8 +215,6 @@ def eval_batches(dataset: Any, batch_size: int, num_workers: int | None = 0) -> 
 def shuffled_batches(dataset: Any, batch_size: int, generator: torch.Generator,
                      num_workers: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Every sample once in an order drawn from ``generator``, on this process (no DDP sharding)."""
-    from ..datasets import TensorImageDataset
-
     order = torch.randperm(len(dataset), generator=generator)
     if isinstance(dataset, TensorImageDataset):
         for start in range(0, len(order), batch_size):
@@ -293,7 +278,7 @@ class _StreamedArray:
 
 
 @torch.no_grad()
-def extract_features(backbone: nn.Module, dataset: Any, views: ViewMaker, batch_size: int, progress: bool,
+def extract_features(backbone: nn.Module, dataset: Any, views: Views, batch_size: int, progress: bool,
                      desc: str, num_workers: int = 0, out_path: Path | None = None,
                      labels_path: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Forward every image once in eval mode; returns (float32 features, int64 labels) arrays.

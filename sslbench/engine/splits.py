@@ -145,6 +145,13 @@ def check_dataset(dataset: Any, spec: DatasetSpec, split: str, items: int = 2) -
                        "use %d", spec.name, n, spec.num_classes, n)
 
 
+def eval_resize(data: Any) -> int:
+    """Shorter side before the evaluation centre crop, the size ``spec.load`` gets: ``data.eval_resize``,
+    else ``input_size / 0.875`` (256 for 224, torchvision's ImageNet evaluation)."""
+    value = getattr(data, "eval_resize", 0) or 0
+    return int(value) if value else int(round(data.input_size / 0.875))
+
+
 def open_split(spec: DatasetSpec, config: Any, split: str, root: str | None, purpose: str = "train",
                clips: int = 2) -> "Dataset":
     """``spec.load`` for this run, checked against the contract: the one way splits are opened
@@ -155,8 +162,6 @@ def open_split(spec: DatasetSpec, config: Any, split: str, root: str | None, pur
     steps = modality(spec.modality)
     if steps.open_split is not None:
         return steps.open_split(spec, config, split, purpose, clips, root)
-    from ..image.views import eval_resize
-
     dataset = spec.load(root, split, eval_resize(config.data))  # the shorter side before the eval centre crop
     if spec.modality == "image":  # other modalities (soccernet: whole games) define their own items
         check_dataset(dataset, spec, split)

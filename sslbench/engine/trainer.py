@@ -16,11 +16,12 @@ import torch
 from torch import nn
 
 from ..contract.augmentations import get_augmentation
+from ..contract.modality import modality
 from .plugin_checks import checked_backbone_options, learner_loss
 from ..contract.errors import ConfigError, TrainingError
 from . import checkpoint
 from . import distributed as dist
-from .data import ViewMaker, epoch_generator, iterate_batches, steps_per_epoch
+from .data import epoch_generator, iterate_batches, steps_per_epoch
 from .steptime import StepTimer, warn
 from .tensorboard import Scalars
 from .optim import build_optimizer, set_lr
@@ -107,12 +108,10 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
     """
     seed_everything(config.seed)
     device = pick_device(config.train.device)
-    video = getattr(spec, "modality", "image") == "video"  # clips and video views: sslbench.video.pipeline
+    steps = modality(getattr(spec, "modality", "image"))  # images, clips ...: sslbench.contract.modality
     view_specs = [get_augmentation(n) for n in method.view_augmentations()]
-    if video:
-        from ..video.pipeline import pretraining_dataset, view_maker
-
-        train_set = pretraining_dataset(spec, config, view_specs)  # views cut from full frames in the loader
+    if steps.pretraining_split is not None:  # videos: one clip per global view
+        train_set = steps.pretraining_split(spec, config, view_specs)
     else:
         if train_set is None:  # else opened (and checked) by the run's preflight
             from .splits import open_split
@@ -124,7 +123,7 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
     num_classes = class_count(spec, train_set)
     backbone = build_backbone(registries, config.model.backbone, spec.channels, config.model.backbone_options)
     learner = method.build(backbone, num_classes).to(device)
-    channels_last = config.train.channels_last and device.type in ("cpu", "cuda") and not video
+    channels_last = config.train.channels_last and device.type in ("cpu", "cuda") and steps.channels_last
     if channels_last:
         learner = learner.to(memory_format=torch.channels_last)
 
@@ -145,14 +144,8 @@ def pretrain(config: Any, method: Any, spec: Any, registries: Any, run_dir: Path
     warmup = int(round(config.train.warmup_epochs * per_epoch))
     base_lr = config.train.scaled_lr()
     optimizer = build_optimizer(config.train.optimizer, learner, base_lr, config.train.weight_decay, config.train.sgd_momentum)
-    if video:
-        views = view_maker(spec, config, view_specs, device, pretraining=True)
-    else:
-        views = ViewMaker(view_specs, config.data.input_size, spec.mean, spec.std, device, channels_last)
-    from ..image.views import training_source  # file-backed images: views cut in the loader workers
-
-    source = train_set if video else training_source(train_set, view_specs, config.data.input_size, config.seed,
-                                                     config.data.decode)
+    views = steps.step("pretraining_views")(spec, config, view_specs, device, channels_last)
+    source = steps.step("training_source")(train_set, view_specs, config)  # images: views cut in the loader workers
     scalars = Scalars(run_dir if config.train.tensorboard and dist.is_main() else None)
     timer = StepTimer()
     model: nn.Module = learner

@@ -1,5 +1,6 @@
-"""What the engine reads from image datasets: training views cut in the loader workers, the
-evaluation view, and how many workers decode.
+"""The image modality's views: training views cut in the loader workers, the evaluation view, and
+:class:`ViewMaker`, which finishes both on the device (registered for the engine in
+:mod:`sslbench.default_plugins.datasets`, through :mod:`sslbench.contract.modality`).
 
 An image dataset is *file-backed* when it defines ``image_source(index) -> (path, label)``
 (the built-in image folders, ImageNet, the transfer sets, VOC, COCO). Its training views are
@@ -11,19 +12,21 @@ colour, blur and solarisation ops run batched on the training device
 (:func:`sslbench.image.augment.augment_batch`). Its evaluation view is torchvision's
 ``Resize(eval_resize)`` + ``CenterCrop(input_size)`` (256 and 224 at ImageNet scale): the
 dataset itself returns the ``eval_resize`` centre square, the view maker cuts its centre.
-Datasets held in memory (:class:`sslbench.datasets.TensorImageDataset`: digits, CIFAR, STL-10,
+Datasets held in memory (:class:`sslbench.engine.data.TensorImageDataset`: digits, CIFAR, STL-10,
 Tiny-ImageNet) keep their own: the same crop rule applied to the whole batch on the device, and
 evaluation at their own resolution (resized to ``input_size``).
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any, Sequence
 
 import torch
 
+from ..contract.augmentations import AugSpec
 from ..contract.errors import ConfigError
+from ..engine.splits import eval_resize
+from .augment import augment_batch, center_crop_eval, resize_eval
 from .crops import CropSpec, crop_specs, resized_crop
 from .decode import decode, image_size, is_jpeg, read_bytes, reduction
 from .items import ViewSource, draw_views, item_generator
@@ -34,36 +37,11 @@ def is_file_backed(dataset: Any) -> bool:
     return callable(getattr(dataset, "image_source", None))
 
 
-def eval_resize(data: Any) -> int:
-    """Shorter side before the evaluation centre crop: ``data.eval_resize``, else
-    ``input_size / 0.875`` (256 for 224, torchvision's ImageNet evaluation)."""
-    value = getattr(data, "eval_resize", 0) or 0
-    return int(value) if value else int(round(data.input_size / 0.875))
-
-
 def eval_transform(dataset: Any, data: Any) -> str:
     """Names the evaluation view of ``dataset`` in feature-cache keys."""
     if is_file_backed(dataset):
         return f"resize{eval_resize(data)}-centercrop{data.input_size}"
     return "resize-center"
-
-
-def default_workers(world_size: int = 1) -> int:
-    """The cores this process may use per training process (``os.sched_getaffinity``), at least 1."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return max(1, cores // max(1, world_size))
-
-
-def loader_workers(num_workers: int | None) -> int:
-    """``data.num_workers``, or when unset the cores available to this rank."""
-    if num_workers is not None:
-        return int(num_workers)
-    from ..engine import distributed as dist
-
-    return default_workers(dist.world_size())
 
 
 def cut_views(path: Any, views: Sequence[CropSpec], gen: torch.Generator | None = None) -> list[torch.Tensor]:
@@ -108,3 +86,45 @@ def training_source(dataset: Any, specs: Sequence, size: int, seed: int, decode_
 
         return EncodedViews(dataset, views, seed)
     return TrainViews(dataset, views, seed)
+
+
+class ViewMaker:
+    """Turns a uint8 batch into normalised augmented views on the training device.
+
+    ``train_views`` takes a uint8 batch (cropped here), or the views the loader workers already
+    cropped (a list, one uint8 batch per spec; or an :class:`sslbench.image.gpu.EncodedBatch` to
+    decode on the device). ``eval_crop``: the evaluation view is the centre ``size`` square
+    (file-backed datasets, resized to ``eval_resize`` by the dataset) instead of a resize.
+    """
+
+    def __init__(self, specs: list[AugSpec], size: int, mean, std, device: torch.device, channels_last: bool,
+                 eval_crop: bool = False) -> None:
+        self.specs = specs
+        self.size = size
+        self.eval_crop = eval_crop
+        self.mean = torch.tensor(mean, device=device).view(1, -1, 1, 1)
+        self.std = torch.tensor(std, device=device).view(1, -1, 1, 1)
+        self.device = device
+        self.channels_last = channels_last
+
+    def _finish(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x - self.mean) / self.std
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x.contiguous()
+
+    def _float(self, images: torch.Tensor) -> torch.Tensor:
+        return images.to(self.device, non_blocking=True).float().div_(255)
+
+    def train_views(self, images: Any, gen: torch.Generator | None) -> list[torch.Tensor]:
+        if hasattr(images, "views"):  # an EncodedBatch: decoded and cropped on the device
+            images = images.views(self.device)
+        if isinstance(images, (list, tuple)):  # views cropped in the loader workers
+            if len(images) != len(self.specs):
+                raise ValueError(f"{len(images)} cropped views for {len(self.specs)} augmentations")
+            return [self._finish(augment_batch(self._float(v), spec, self.size, gen, cropped=True))
+                    for v, spec in zip(images, self.specs)]
+        x = self._float(images)
+        return [self._finish(augment_batch(x, spec, self.size, gen)) for spec in self.specs]
+
+    def eval_view(self, images: torch.Tensor) -> torch.Tensor:
+        x = self._float(images)
+        return self._finish(center_crop_eval(x, self.size) if self.eval_crop else resize_eval(x, self.size))

@@ -46,7 +46,7 @@ def _coin(n: int, p: float, gen: torch.Generator | None, device) -> torch.Tensor
 
 
 class VideoViewMaker:
-    """The video counterpart of :class:`sslbench.engine.data.ViewMaker`.
+    """The video counterpart of :class:`sslbench.image.views.ViewMaker`.
 
     ``train_views`` takes a uint8 batch ``(B, K, C, T, H, W)`` (K clips per video, as a
     :class:`~sslbench.video.datasets.VideoDataset` returns them) or ``(B, C, T, H, W)``; view ``k``

@@ -49,7 +49,7 @@ def _collate(batch: list[tuple[int, Any]]) -> tuple[torch.Tensor, torch.Tensor] 
 def view_batches(dataset: Any, videos_per_batch: int, num_workers: int | None = 0):
     """(uint8 views (B, V, C, T, S, S), labels (B,)) of every readable video, in order (``num_workers``
     None: the cores available to this process)."""
-    from ..image.views import loader_workers
+    from ..engine.data import loader_workers
 
     loader = torch.utils.data.DataLoader(_Readable(dataset), batch_size=videos_per_batch, shuffle=False,
                                          num_workers=loader_workers(num_workers), collate_fn=_collate,
