@@ -370,11 +370,24 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
     rows: list[ResultRow] = []
     t0 = time.perf_counter()
     versions, hardware, commit = _versions(method_cls), _hardware(), _git_commit()
+    def keep(rows: list[ResultRow]) -> None:
+        if sink is not None:  # e.g. a suite cell's rows file (sslbench.suites.results)
+            sink(rows)
+        else:
+            insert(store_path, rows, spill_dir=run_dir)  # a store that cannot be written: rows kept in run_dir
+
     for name in config.protocols:
         protocol = regs.protocols.get(name)(config.protocol_params[name])
         t = time.perf_counter()
-        with plugin_code("protocol", name):
-            result = checked_metrics(protocol.evaluate(ctx), name)
+        try:
+            with plugin_code("protocol", name):
+                result = checked_metrics(protocol.evaluate(ctx), name)
+        except BaseException as exc:
+            if rows and sink is None:  # the protocols that finished keep their rows (results are never lost)
+                keep(rows)
+                if isinstance(exc, SSLBenchError) and exc.args:
+                    exc.args = (f"{exc} (the rows of {', '.join(metrics)} are stored)", *exc.args[1:])
+            raise
         seconds = time.perf_counter() - t
         metrics[name] = result
         for m in result:
@@ -386,10 +399,7 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
                                   pretrain_seconds=pretrain_seconds, eval_seconds=seconds,
                                   world_size=dist.world_size()))
     eval_seconds = time.perf_counter() - t0
-    if sink is not None:  # e.g. a suite cell's rows file (sslbench.suites.results)
-        sink(rows)
-    else:
-        insert(store_path, rows, spill_dir=run_dir)  # a store that cannot be written: rows kept in run_dir
+    keep(rows)
     dist.barrier()
     return RunOutcome(config, metrics, run_dir, store_path, reused, pretrain_seconds, eval_seconds,
                       Path(checkpoint_path) if checkpoint_path is not None else None, dict(ctx.outputs))

@@ -380,6 +380,21 @@ def test_the_default_linear_probe_on_a_plugin_dataset_refuses_its_diverged_fit_i
     assert not (out / "results.sqlite").exists()  # no row
 
 
+def test_a_protocol_that_fails_after_another_finished_keeps_the_finished_ones_rows(blobs, tmp_path):
+    """kNN then the diverging linear probe: the run fails in one line (exit 2) that says the kNN rows
+    are stored, and they are; the linear probe stores nothing (results are never lost, no wrong row)."""
+    import sqlite3
+
+    out = tmp_path / "runs"
+    result = CliRunner().invoke(cli, ["run", "-m", "random", "-d", "blobs4", "-p", "knn,linear", "-o", str(out),
+                                      "--no-progress"])
+    assert result.exit_code == 2, result.output
+    assert "failed to fit" in result.output and "(the rows of knn are stored)" in result.output
+    with sqlite3.connect(out / "results.sqlite") as conn:
+        protocols = {row[0] for row in conn.execute("SELECT protocol FROM results")}
+    assert protocols == {"knn"}
+
+
 def test_the_advised_linear_settings_on_a_plugin_dataset_agree_with_scikit_learn(blobs, tmp_path):
     """--set linear.standardize=true --set linear.lr=0.1 (what the refusal advises; digits' own
     defaults): the stored top-1 is scikit-learn's LogisticRegression's on the same standardised
