@@ -39,11 +39,10 @@ from torch.utils.data import DataLoader, Dataset
 from _machine import describe
 from sslbench.contract.augmentations import get_augmentation
 from sslbench.datasets import load_imagefolder
-from sslbench.engine.data import ViewMaker
 from sslbench.image.crops import crop_box, resized_crop
 from sslbench.image.decode import decode, read_bytes
 from sslbench.image.samples import write_photo_folder
-from sslbench.image.views import training_source
+from sslbench.image.views import ViewMaker, training_source
 
 SIZE = 224
 BATCH = 32
