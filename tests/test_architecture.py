@@ -29,6 +29,7 @@ MOVED = {
     "sslbench.engine.augment": "sslbench.image.augment",
     "sslbench.contracts": "sslbench.engine.plugin_checks",
     "sslbench.augment": "sslbench.contract.augmentations",
+    "sslbench.datasets": "sslbench.image.readers",
 }
 
 #: cycles allowed to remain (none: the GPU path shares its item plumbing with views through image.items)
@@ -231,6 +232,21 @@ def test_the_engine_method_classes_keep_their_public_paths_and_load_the_engine_o
             "print(before, same, 'torch' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[] True False"
+
+
+def test_the_old_datasets_path_still_gives_the_folder_helpers_the_video_readers_share(monkeypatch):
+    import sslbench.folders as folders
+    import sslbench.video.datasets as video
+
+    monkeypatch.delitem(sys.modules, "sslbench.datasets", raising=False)
+    with pytest.warns(DeprecationWarning, match=r"sslbench\.image\.readers"):
+        old = importlib.import_module("sslbench.datasets")  # a plugin's `from sslbench.datasets import ...`
+    from sslbench.engine.data import TensorImageDataset
+
+    helpers = ("require_root", "split_folder", "train_classes")
+    assert [getattr(old, name) for name in helpers] == [getattr(folders, name) for name in helpers]
+    assert [getattr(video, name) for name in helpers] == [getattr(folders, name) for name in helpers]
+    assert old.TensorImageDataset is TensorImageDataset
 
 
 def test_the_old_view_maker_path_warns_and_is_the_image_view_maker():

@@ -166,7 +166,7 @@ def test_a_bad_checkpoint_is_reported_before_any_data_is_read(tmp_path):
 
 
 def test_cifar_batch_of_the_wrong_shape_is_a_dataset_error(tmp_path):
-    from sslbench.datasets import load_cifar
+    from sslbench.image.readers import load_cifar
 
     base = tmp_path / "cifar-10-batches-py"
     base.mkdir()

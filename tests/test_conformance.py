@@ -169,7 +169,7 @@ def _npy_spec(name, load, **fields):
 def _npy_load(root, split, image_size, transform=None):
     from pathlib import Path
 
-    from sslbench.datasets import TensorImageDataset
+    from sslbench.image.readers import TensorImageDataset
 
     base = Path(root or "")
     if not (base / f"{split}_images.npy").is_file():

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from sslbench.datasets import (TensorImageDataset, imagenet100_classes, load_cifar, load_digits,
-                               load_imagefolder, load_imagenet100)
+from sslbench.image.readers import (TensorImageDataset, imagenet100_classes, load_cifar, load_digits,
+                                   load_imagefolder, load_imagenet100)
 from sslbench.contract.errors import DatasetError
 
 

@@ -16,7 +16,7 @@ from sslbench import hookimpl
 from sslbench.contract import loading as plugins
 from sslbench.contract.dataset import DatasetSpec
 from sslbench.engine.splits import check_dataset, class_count
-from sslbench.datasets import TensorImageDataset
+from sslbench.image.readers import TensorImageDataset
 from sslbench.contract.errors import DatasetError, PluginError
 
 
@@ -240,7 +240,7 @@ def _folder(root, split, classes):
 
 
 def test_a_class_missing_from_val_does_not_shift_the_labels_of_the_others(tmp_path):
-    from sslbench.datasets import load_imagefolder
+    from sslbench.image.readers import load_imagefolder
 
     _folder(tmp_path, "train", ("a", "b", "c"))
     _folder(tmp_path, "val", ("a", "c"))  # no 'b' images in val
@@ -250,7 +250,7 @@ def test_a_class_missing_from_val_does_not_shift_the_labels_of_the_others(tmp_pa
 
 
 def test_a_val_class_the_training_split_lacks_is_refused(tmp_path):
-    from sslbench.datasets import load_imagefolder
+    from sslbench.image.readers import load_imagefolder
 
     _folder(tmp_path, "train", ("a", "b"))
     _folder(tmp_path, "val", ("a", "z"))

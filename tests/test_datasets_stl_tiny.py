@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from sslbench.cli import cli
-from sslbench.datasets import load_stl10, load_tiny_imagenet
+from sslbench.image.readers import load_stl10, load_tiny_imagenet
 from sslbench.contract.errors import DatasetError
 from sslbench.contract.loading import registries
 

@@ -55,7 +55,7 @@ def test_hook_register_backbones(plugin):
 
 
 def test_hook_register_datasets(plugin):
-    from sslbench.datasets import TensorImageDataset
+    from sslbench.image.readers import TensorImageDataset
 
     def load(root, split, image_size):
         return TensorImageDataset(torch.zeros(4, 1, 8, 8, dtype=torch.uint8), torch.arange(4) % 2)

@@ -29,7 +29,7 @@ STATE = {"divide": 1}
 
 
 def _scaled_digits(root, split, image_size):
-    from sslbench.datasets import TensorImageDataset, load_digits
+    from sslbench.image.readers import TensorImageDataset, load_digits
 
     data = load_digits(root, split)
     return TensorImageDataset(data.images // STATE["divide"], data.labels, data.classes)
@@ -87,7 +87,7 @@ def _write_dist(site: Path, version: str) -> None:
     (site / "plugdigits_dist.py").write_text(textwrap.dedent("""
         from sslbench import hookimpl
         from sslbench.contract.dataset import DatasetSpec
-        from sslbench.datasets import load_digits
+        from sslbench.image.readers import load_digits
 
         @hookimpl
         def register_datasets(register):

@@ -18,7 +18,7 @@ from torchvision.transforms.v2 import functional as TF
 from sslbench.contract.augmentations import AugSpec, local_crop_specs
 from sslbench.cli import cli
 from sslbench.contract.dataset import IMAGENET_MEAN, IMAGENET_STD
-from sslbench.datasets import load_imagefolder
+from sslbench.image.readers import load_imagefolder
 from sslbench.engine.data import iterate_batches
 from sslbench.contract.errors import ConfigError, DatasetError
 from sslbench.image.crops import CropSpec, crop_box
@@ -124,7 +124,7 @@ def test_eval_resize_defaults_to_input_over_0_875_and_names_the_cache_transform(
     assert eval_resize(DataConfig(input_size=224, eval_resize=288)) == 288
     folder = load_imagefolder(str(photos), "val", 256)
     assert eval_transform(folder, DataConfig(input_size=224)) == "resize256-centercrop224"
-    from sslbench.datasets import TensorImageDataset
+    from sslbench.image.readers import TensorImageDataset
 
     tensors = TensorImageDataset(torch.zeros(1, 3, 8, 8, dtype=torch.uint8), torch.zeros(1))
     assert eval_transform(tensors, DataConfig(input_size=224)) == "resize-center"
@@ -162,7 +162,7 @@ def test_worker_views_get_the_colour_ops_on_the_device_only(photos):
 
 
 def test_tensor_datasets_are_cropped_on_the_device():
-    from sslbench.datasets import TensorImageDataset
+    from sslbench.image.readers import TensorImageDataset
 
     tensors = TensorImageDataset(torch.zeros(4, 3, 8, 8, dtype=torch.uint8), torch.zeros(4))
     assert training_source(tensors, [AugSpec()], 8, seed=0) is tensors

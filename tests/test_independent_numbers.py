@@ -27,7 +27,7 @@ import torch
 
 from sslbench import hookimpl
 from sslbench.contract.dataset import DatasetSpec
-from sslbench.datasets import TensorImageDataset
+from sslbench.image.readers import TensorImageDataset
 
 C, SIZE = 4, 8
 MEAN, STD = (0.5, 0.4, 0.5), (0.25, 0.2, 0.3)

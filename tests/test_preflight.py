@@ -136,7 +136,7 @@ def test_no_warning_when_the_root_is_read_by_the_transfer_dataset(tmp_path, capl
     from sslbench import hookimpl
     from sslbench.contract import loading as plugins
     from sslbench.contract.dataset import DatasetSpec
-    from sslbench.datasets import TensorImageDataset
+    from sslbench.image.readers import TensorImageDataset
 
     def noise(root, split, size):
         return TensorImageDataset(torch.zeros((4, 3, 8, 8), dtype=torch.uint8), torch.tensor([0, 1, 0, 1]))

@@ -125,7 +125,7 @@ def test_linear_reports_top5_only_with_more_than_five_classes(num_classes, top5)
 
 
 def test_finetune_on_a_four_class_subset_reports_top1_only(tmp_path):
-    from sslbench.datasets import TensorImageDataset
+    from sslbench.image.readers import TensorImageDataset
     from sslbench.protocols.finetune import Finetune, FinetuneParams
 
     from protocols_support import digits_context

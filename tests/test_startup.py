@@ -78,7 +78,7 @@ def test_digits_split_is_scikit_learns_stratified_split():
     from sklearn.datasets import load_digits as sk_load_digits
     from sklearn.model_selection import train_test_split
 
-    from sslbench.datasets import load_digits
+    from sslbench.image.readers import load_digits
 
     bunch = sk_load_digits()
     images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)

@@ -15,7 +15,7 @@ from helpers import repo_root
 
 from sslbench import safe_pickle
 from sslbench.cli import cli
-from sslbench.datasets import load_cifar
+from sslbench.image.readers import load_cifar
 from sslbench.contract.errors import DatasetError
 
 

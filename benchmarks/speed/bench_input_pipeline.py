@@ -38,7 +38,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from _machine import describe
 from sslbench.contract.augmentations import get_augmentation
-from sslbench.datasets import load_imagefolder
+from sslbench.image.readers import load_imagefolder
 from sslbench.image.crops import crop_box, resized_crop
 from sslbench.image.decode import decode, read_bytes
 from sslbench.image.samples import write_photo_folder

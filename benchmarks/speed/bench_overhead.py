@@ -29,7 +29,7 @@ from torch import nn
 from _machine import describe
 from sslbench.contract.augmentations import get_augmentation
 from sslbench.image.backbones import build_convnet_small
-from sslbench.datasets import load_digits
+from sslbench.image.readers import load_digits
 from sslbench.image.augment import augment_batch
 from sslbench.engine.trainer import pretrain
 from sslbench.contract.loading import registries

@@ -18,7 +18,7 @@ class DatasetSpec:
 
     ``load(root, split, image_size)`` returns a ``Dataset`` of ``(uint8 tensor (C, H, W), int
     label)``; datasets whose images all share one size return a
-    :class:`sslbench.datasets.TensorImageDataset` (the engine then batches them without
+    :class:`sslbench.image.readers.TensorImageDataset` (the engine then batches them without
     workers), others resize each image to ``image_size`` (shorter side, then centre crop;
     ``data.eval_resize``, 256 for 224-pixel inputs) and define ``image_source(index) -> (path,
     label)`` so that training crops are cut from the full image (:mod:`sslbench.image.views`).

@@ -16,49 +16,49 @@ SMALL_RESNET = {"model": {"backbone": "resnet18", "backbone_options": {"small_st
 
 
 def _digits(root, split, image_size):
-    from sslbench.datasets import load_digits
+    from sslbench.image.readers import load_digits
 
     return load_digits(root, split)
 
 
 def _cifar10(root, split, image_size):
-    from sslbench.datasets import load_cifar
+    from sslbench.image.readers import load_cifar
 
     return load_cifar(root, split, 10)
 
 
 def _cifar100(root, split, image_size):
-    from sslbench.datasets import load_cifar
+    from sslbench.image.readers import load_cifar
 
     return load_cifar(root, split, 100)
 
 
 def _imagefolder(root, split, image_size):
-    from sslbench.datasets import load_imagefolder
+    from sslbench.image.readers import load_imagefolder
 
     return load_imagefolder(root, split, image_size)
 
 
 def _imagenet100(root, split, image_size):
-    from sslbench.datasets import load_imagenet100
+    from sslbench.image.readers import load_imagenet100
 
     return load_imagenet100(root, split, image_size)
 
 
 def _stl10(root, split, image_size):
-    from sslbench.datasets import load_stl10
+    from sslbench.image.readers import load_stl10
 
     return load_stl10(root, split)
 
 
 def _tiny_imagenet(root, split, image_size):
-    from sslbench.datasets import load_tiny_imagenet
+    from sslbench.image.readers import load_tiny_imagenet
 
     return load_tiny_imagenet(root, split)
 
 
 def _imagenet(root, split, image_size):
-    from sslbench.datasets import load_imagenet
+    from sslbench.image.readers import load_imagenet
 
     return load_imagenet(root, split, image_size)
 

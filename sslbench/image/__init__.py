@@ -1,6 +1,8 @@
 """The image input pipeline: torchvision's crop rule, fast JPEG decoding, crops cut in the loader
 workers (crop before resize), the evaluation view, and batched GPU decoding.
 
+- :mod:`sslbench.image.readers`: the image datasets' readers (digits, CIFAR, STL-10,
+  Tiny-ImageNet, ImageFolder, ImageNet100, ImageNet);
 - :mod:`sslbench.image.crops`: the random resized crop box (torchvision's rule) and the crop
   itself, for one decoded image (loader workers) or a batch of tensors (on the device);
 - :mod:`sslbench.image.decode`: file bytes to uint8 tensors (libjpeg-turbo through

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..datasets import decode_rgb, verify_images
+from .readers import decode_rgb, verify_images
 from ..contract.errors import DatasetError
 
 COCO_LAYOUT = "annotations/instances_<split>.json and <split>/<file_name> (e.g. train2017/, val2017/)"

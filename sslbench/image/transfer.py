@@ -138,7 +138,7 @@ class TransferImages:
         return len(self.files)
 
     def __getitem__(self, index: int) -> tuple["torch.Tensor", int]:
-        from ..datasets import decode_rgb, resize_center_square
+        from .readers import decode_rgb, resize_center_square
 
         return resize_center_square(decode_rgb(Path(self.files[index])), self.image_size), self.labels[index]
 
@@ -147,8 +147,8 @@ class TransferImages:
         return Path(self.files[index]), self.labels[index]
 
     def verify(self) -> None:
-        """Every image decodes (see :func:`sslbench.datasets.verify_images`)."""
-        from ..datasets import verify_images
+        """Every image decodes (see :func:`sslbench.image.readers.verify_images`)."""
+        from .readers import verify_images
 
         verify_images([Path(f) for f in self.files])
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..datasets import decode_rgb, resize_center_square, verify_images
+from .readers import decode_rgb, resize_center_square, verify_images
 from ..contract.errors import DatasetError
 
 VOC_CLASSES = (

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from ..datasets import require_root, split_folder, train_classes
+from ..folders import require_root, split_folder, train_classes
 from ..contract.errors import DatasetError
 from .sampling import ClipSampling, crop_offsets, sample_clips
 
