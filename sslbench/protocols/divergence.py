@@ -7,6 +7,8 @@ features' scale, overshoots: with C classes its curvature at the start is 1/C, a
 SGD is stable only below lr = 2 (1 + momentum) C (15.2 for C = 4). The loss then climbs to tens
 of nats, the classifier ends predicting one class, and the stored top-1 is the share of that
 class in the test split, a number that changes with rounding (float32 and float64 replays differ).
+The multi-label probe (:mod:`.multilabel`, VOC07 in Table 4.10) has the same overshoot: each
+class's bias has curvature p (1 - p) <= 1/4 under its binary cross-entropy.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..contract.errors import TrainingError
 
@@ -40,33 +42,36 @@ class FitTrace:
     epoch_losses: list[float] = field(default_factory=list)
 
 
+def train_logits(clf: "torch.nn.Module", x: "torch.Tensor", device: Any, chunk: int = 65536
+                 ) -> "Iterator[torch.Tensor]":
+    """The float logits of ``clf`` on the train features, in chunks so a large cached split is not
+    copied to the device at once."""
+    import torch
+
+    for xs in x.split(chunk):
+        with torch.no_grad():  # not around the yield: the caller's grad mode stays its own
+            logits = clf(xs.to(device)).float()
+        yield logits
+
+
 def train_loss_and_correct(clf: "torch.nn.Module", x: "torch.Tensor", y: "torch.Tensor", device: Any,
                            chunk: int = 65536) -> tuple[float, int]:
-    """(mean cross-entropy, correct predictions) of ``clf`` on the train features, in chunks so a
-    large cached split is not copied to the device at once."""
-    import torch
+    """(mean cross-entropy, correct predictions) of ``clf`` on the train features."""
     from torch import nn
 
     total, correct = 0.0, 0
-    with torch.no_grad():
-        for xs, ys in zip(x.split(chunk), y.split(chunk)):
-            logits = clf(xs.to(device)).float()
-            ys = ys.to(logits.device)
-            total += float(nn.functional.cross_entropy(logits, ys, reduction="sum"))
-            correct += int((logits.argmax(1) == ys).sum())
+    for logits, ys in zip(train_logits(clf, x, device, chunk), y.split(chunk)):
+        ys = ys.to(logits.device)
+        total += float(nn.functional.cross_entropy(logits, ys, reduction="sum"))
+        correct += int((logits.argmax(1) == ys).sum())
     return total / max(1, len(x)), correct
 
 
-def check_fit(clf: "torch.nn.Module", trace: FitTrace, x: "torch.Tensor", y: "torch.Tensor", p: Any, dataset: str,
-              device: Any = None) -> None:
-    """Refuse a probe whose training loss went non-finite, or rose while the classifier ended no
-    better than the majority class on its own training split (a diverged fit, not a result); warn
-    when the loss rose but the classifier learnt something (an unstable, rounding-dependent fit)."""
-    import torch
-
-    device = device or "cpu"
-    initial, _ = train_loss_and_correct(trace.initial, x, y, device)
-    final, correct = train_loss_and_correct(clf, x, y, device)
+def judge_fit(initial: float, final: float, trace: FitTrace, p: Any, dataset: str, x: "torch.Tensor",
+              no_better: Callable[[], str | None]) -> None:
+    """Refuse a probe whose training loss went non-finite, or rose while ``no_better()`` (asked only
+    then) says how it ends no better than the trivial predictor on its own training split (a
+    diverged fit, not a result); warn when the loss rose but the probe learnt something."""
     losses = [*trace.epoch_losses, final]
     where = f"linear probe on dataset {dataset!r} at linear.lr={p.lr:g} (preset {p.preset}, mode {p.mode})"
     bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
@@ -78,12 +83,28 @@ def check_fit(clf: "torch.nn.Module", trace: FitTrace, x: "torch.Tensor", y: "to
         return
     rose = f"its training loss rose from {initial:.3g} to {losses[peak]:.3g} " + (
         f"(epoch {peak + 1} of {p.epochs})" if peak < len(trace.epoch_losses) else "(at the end)")
-    majority = int(torch.bincount(y.long()).max()) if len(y) else 0
-    if correct <= majority:
+    verdict = no_better()
+    if verdict is not None:
         scale = float(x.double().pow(2).mean().sqrt()) if x.numel() else 0.0
-        raise TrainingError(
-            f"{where} failed to fit: {rose} and it ends no better than the majority class on its own training "
-            f"split ({100 * correct / len(y):.1f}% <= {100 * majority / len(y):.1f}%) on features of RMS {scale:.2g}; "
-            f"{advice(p)}")
+        raise TrainingError(f"{where} failed to fit: {rose} and {verdict} on features of RMS {scale:.2g}; {advice(p)}")
     logging.getLogger("sslbench.protocols").warning(
         f"{where}: {rose}: an unstable fit whose number depends on rounding; {advice(p)}")
+
+
+def check_fit(clf: "torch.nn.Module", trace: FitTrace, x: "torch.Tensor", y: "torch.Tensor", p: Any, dataset: str,
+              device: Any = None) -> None:
+    """:func:`judge_fit` for the single-label probe: the trivial predictor is the majority class."""
+    import torch
+
+    device = device or "cpu"
+    initial, _ = train_loss_and_correct(trace.initial, x, y, device)
+    final, correct = train_loss_and_correct(clf, x, y, device)
+
+    def no_better() -> str | None:
+        majority = int(torch.bincount(y.long()).max()) if len(y) else 0
+        if correct > majority:
+            return None
+        return (f"it ends no better than the majority class on its own training split "
+                f"({100 * correct / len(y):.1f}% <= {100 * majority / len(y):.1f}%)")
+
+    judge_fit(initial, final, trace, p, dataset, x, no_better)

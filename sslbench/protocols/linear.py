@@ -32,18 +32,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ..config import check
 from ..contract.protocol import Metric, Protocol
-from .classifier import new_classifier, standardize_
+from .classifier import fit_sgd, standardize_, train_linear  # noqa: F401 (fit_sgd: linear's API)
 
 if TYPE_CHECKING:
     import torch
-
-    from .divergence import FitTrace
 
 LINEAR_PRESETS: dict[str, dict[str, Any]] = {
     "a5.1": {"epochs": 100, "lr": 30.0, "lr_scaling": "none", "batch_size": 256, "schedule": "step",
@@ -124,62 +122,6 @@ class LinearParams:
         if self.schedule == "cosine":
             return base * 0.5 * (1.0 + math.cos(math.pi * (epoch - warmup) / max(1, self.epochs - warmup)))
         return base * self.gamma ** sum(epoch >= m for m in self.milestones)
-
-
-def fit_sgd(batches: Callable[[int], Iterator[tuple["torch.Tensor", "torch.Tensor"]]], dim: int, num_classes: int,
-            p: LinearParams, progress: bool = False, device: "torch.device | str | None" = None,
-            trace: "FitTrace | None" = None) -> "torch.nn.Linear":
-    """SGD on a linear classifier on ``device``; ``batches(epoch)`` yields (features, labels) for
-    that epoch, on that device. ``trace`` receives the initial classifier and each epoch's mean
-    loss (summed on the device, read once at the end) for :func:`.divergence.check_fit`."""
-    import copy
-
-    import torch
-    from torch import nn
-    from tqdm.auto import tqdm
-
-    torch.manual_seed(p.seed)
-    clf = new_classifier(dim, num_classes).to(device or "cpu")
-    if trace is not None:
-        trace.initial = copy.deepcopy(clf)
-    sums: list[torch.Tensor] = []
-    opt = torch.optim.SGD(clf.parameters(), lr=p.lr_at(0), momentum=p.momentum, weight_decay=p.weight_decay)
-    for epoch in tqdm(range(p.epochs), desc="linear", unit="epoch", leave=False, disable=not progress):
-        for group in opt.param_groups:
-            group["lr"] = p.lr_at(epoch)
-        total, count = None, 0
-        for x, y in batches(epoch):
-            loss = nn.functional.cross_entropy(clf(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if trace is not None:
-                step = loss.detach().double() * len(y)
-                total, count = step if total is None else total + step, count + len(y)
-        if total is not None:
-            sums.append(total / count)
-    if trace is not None and sums:
-        trace.epoch_losses = torch.stack(sums).tolist()
-    return clf
-
-
-def train_linear(x: "torch.Tensor", y: "torch.Tensor", num_classes: int, p: LinearParams,
-                 progress: bool = False, device: "torch.device | str | None" = None,
-                 trace: "FitTrace | None" = None) -> "torch.nn.Linear":
-    """Fit a linear classifier on fixed (cached) features with the schedule of ``p``; the
-    features are moved to ``device`` once and the batches are drawn there."""
-    import torch
-
-    g = torch.Generator().manual_seed(p.seed)  # same shuffles on every device
-    x, y = x.to(device or "cpu"), y.to(device or "cpu")
-
-    def batches(epoch: int):
-        order = torch.randperm(len(x), generator=g).to(x.device)
-        for start in range(0, len(x), p.batch_size):
-            idx = order[start:start + p.batch_size]
-            yield x[idx], y[idx]
-
-    return fit_sgd(batches, x.shape[1], num_classes, p, progress, device, trace)
 
 
 # --------------------------------------------------------------------------- L-BFGS transfer probe

@@ -9,7 +9,8 @@ VOC's own evaluation. Modes (``linear.mode``):
 - ``lbfgs``: per-class l2-regularised logistic regression (L-BFGS); the regularisation is picked
   on a random ``val_fraction`` of the train split by validation mAP (never the test split), then
   the classifiers are refitted on the whole train split;
-- ``cached``: SGD on sigmoid + binary cross-entropy with the preset's schedule.
+- ``cached``: SGD on sigmoid + binary cross-entropy with the preset's schedule; a diverged fit
+  is an error, not a stored mAP (:mod:`.divergence`).
 """
 
 from __future__ import annotations
@@ -86,36 +87,54 @@ def lbfgs_multilabel(x: Any, y: Any, xt: Any, yt: Any, p: Any) -> tuple[float, f
     return voc07_map(_scores(xt, w, b), yt.numpy()), best
 
 
-def sgd_multilabel(x: Any, y: Any, xt: Any, p: Any, device: Any = None, progress: bool = False) -> np.ndarray:
-    """Test scores (N_test, C) of a linear layer trained by SGD on the masked BCE, the preset's schedule."""
+def sgd_multilabel(x: Any, y: Any, xt: Any, p: Any, device: Any = None, progress: bool = False,
+                   dataset: str = "features") -> np.ndarray:
+    """Test scores (N_test, C) of a linear layer trained by SGD on the masked BCE, the preset's
+    schedule; a diverged fit is refused (:func:`check_multilabel_fit`), not scored."""
     import torch
-    from tqdm.auto import tqdm
 
-    from .classifier import new_classifier
-
-    torch.manual_seed(p.seed)
-    g = torch.Generator().manual_seed(p.seed)
-    device = device or "cpu"
-    x, y = x.float().to(device), y.to(device)
-    clf = new_classifier(x.shape[1], y.shape[1]).to(device)
-    opt = torch.optim.SGD(clf.parameters(), lr=p.lr_at(0), momentum=p.momentum, weight_decay=p.weight_decay)
-    for epoch in tqdm(range(p.epochs), desc="linear", unit="epoch", leave=False, disable=not progress):
-        for group in opt.param_groups:
-            group["lr"] = p.lr_at(epoch)
-        perm = torch.randperm(len(x), generator=g).to(device)
-        for start in range(0, len(x), p.batch_size):
-            idx = perm[start:start + p.batch_size]
-            loss = _masked_bce(clf(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+    from .divergence import FitTrace
+    from .classifier import train_linear
     from .lowshot import tied_scores
+
+    device = device or "cpu"
+    x = x.float()
+    trace = FitTrace()
+    clf = train_linear(x, y, y.shape[1], p, progress, device, trace, _masked_bce)
+    check_multilabel_fit(clf, trace, x, y, p, dataset, device)
 
     def score(rows: np.ndarray) -> np.ndarray:
         return clf(torch.from_numpy(rows).to(device)).cpu().double().numpy()
 
     with torch.no_grad():  # one score per distinct row: copies of an image tie exactly in the AP
         return tied_scores(score, xt.float().cpu().numpy())
+
+
+def check_multilabel_fit(clf: Any, trace: Any, x: Any, y: Any, p: Any, dataset: str, device: Any = None) -> None:
+    """:func:`.divergence.judge_fit` on the masked BCE; trivial: one score per class (its AP = prevalence)."""
+    import torch
+
+    from .divergence import judge_fit, train_logits
+    from .lowshot import tied_scores
+
+    device = device or "cpu"
+
+    def logits(model: Any, rows: Any) -> Any:
+        return torch.cat([part.cpu() for part in train_logits(model, rows, device)])
+
+    def no_better() -> str | None:
+        labels = y.cpu().numpy()
+        fitted = voc07_map(tied_scores(lambda rows: logits(clf, torch.from_numpy(rows)).numpy(), x.cpu().numpy()),
+                           labels)
+        trivial = voc07_map(np.zeros(labels.shape), labels)  # the mean over classes of the prevalence
+        if not fitted <= trivial:
+            return None
+        return (f"its 11-point mAP on its own training split is no better than scoring each class by its "
+                f"prevalence ({fitted:.1f} <= {trivial:.1f})")
+
+    y_cpu = y.cpu()
+    initial, final = (float(_masked_bce(logits(model, x), y_cpu)) for model in (trace.initial, clf))
+    judge_fit(initial, final, trace, p, dataset, x, no_better)
 
 
 def evaluate_multilabel(x: Any, y: Any, xt: Any, yt: Any, p: Any, dataset: str, device: Any = None,
@@ -131,5 +150,5 @@ def evaluate_multilabel(x: Any, y: Any, xt: Any, yt: Any, p: Any, dataset: str, 
     if p.mode == "lbfgs":
         value, _ = lbfgs_multilabel(x, y, xt, yt, p)
     else:
-        value = voc07_map(sgd_multilabel(x, y, xt, p, device, progress), yt.numpy())
+        value = voc07_map(sgd_multilabel(x, y, xt, p, device, progress, dataset), yt.numpy())
     return [Metric("mAP", value)]
