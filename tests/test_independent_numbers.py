@@ -395,25 +395,33 @@ def test_a_protocol_that_fails_after_another_finished_keeps_the_finished_ones_ro
     assert protocols == {"knn"}
 
 
-def test_the_advised_linear_settings_on_a_plugin_dataset_agree_with_scikit_learn(blobs, tmp_path):
-    """--set linear.standardize=true --set linear.lr=0.1 (what the refusal advises; digits' own
-    defaults): the stored top-1 is scikit-learn's LogisticRegression's on the same standardised
-    features, to one test image (100 SGD steps from a near-zero start vs a converged C = 1 fit)."""
-    from sklearn.linear_model import LogisticRegression
-
+def advised_linear_run(blobs, tmp_path, dataset: str) -> tuple[dict[tuple[str, str], float], np.ndarray, np.ndarray]:
+    """Run the linear probe on ``dataset`` with what the refusal advises (--set linear.standardize=true
+    --set linear.lr=0.1, digits' own defaults): (stored rows, train and test features standardised
+    by train's statistics, recomputed from the stored weights)."""
     out = tmp_path / "runs"
-    result = CliRunner().invoke(cli, ["run", "-m", "random", "-d", "blobs4", "-p", "linear", "-o", str(out),
+    result = CliRunner().invoke(cli, ["run", "-m", "random", "-d", dataset, "-p", "linear", "-o", str(out),
                                       "--no-progress", "--set", "linear.standardize=true", "--set", "linear.lr=0.1"],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    stored = _stored(out, tmp_path)[("linear", "top1")]
-    xtr, ytr, xte, yte, _, _ = blobs.generate()
+    xtr, _, xte, _, _, _ = blobs.generate()
     weights = next((out / "pretrain").iterdir()) / "backbone.pt"
     ftr, fte = (features(weights, x, blobs.MEAN, blobs.STD) for x in (xtr, xte))
     unify_copies([xtr, xte], [ftr, fte])
     mean, std = ftr.mean(0), np.maximum(ftr.std(0, ddof=1), 1e-6)
-    ref = LogisticRegression(C=1.0, tol=1e-10, max_iter=100_000).fit((ftr - mean) / std, ytr)
-    expected = 100 * np.mean(ref.predict((fte - mean) / std) == yte)
+    return _stored(out, tmp_path), (ftr - mean) / std, (fte - mean) / std
+
+
+def test_the_advised_linear_settings_on_a_plugin_dataset_agree_with_scikit_learn(blobs, tmp_path):
+    """The advised settings: the stored top-1 is scikit-learn's LogisticRegression's on the same
+    standardised features, to one test image (100 SGD steps from a near-zero start vs a converged
+    C = 1 fit)."""
+    from sklearn.linear_model import LogisticRegression
+
+    rows, ftr, fte = advised_linear_run(blobs, tmp_path, "blobs4")
+    stored = rows[("linear", "top1")]
+    _, ytr, _, yte, _, _ = blobs.generate()
+    expected = 100 * np.mean(LogisticRegression(C=1.0, tol=1e-10, max_iter=100_000).fit(ftr, ytr).predict(fte) == yte)
     majority = 100 * np.bincount(yte).max() / len(yte)
     assert expected > majority + 10  # the features carry the classes: a near-chance number would be wrong
     assert stored == pytest.approx(expected, abs=100 / len(yte) + 1e-6)

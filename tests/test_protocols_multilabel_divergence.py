@@ -19,7 +19,7 @@ from sslbench.contract.errors import TrainingError
 from sslbench.protocols.linear import Linear, LinearParams
 
 from protocols_support import single_thread  # noqa: F401 (autouse fixture)
-from test_independent_numbers import _stored, blobs, features, unify_copies  # noqa: F401 (blobs: fixture)
+from test_independent_numbers import advised_linear_run, blobs  # noqa: F401 (blobs: fixture)
 from test_protocols_linear_multilabel import _context, _data
 
 FLAT = '''
@@ -171,28 +171,18 @@ def _voc07_ap(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def test_the_advised_multilabel_settings_agree_with_per_class_scikit_learn_logistic_regression(blobs, tmp_path):
-    """--set linear.standardize=true --set linear.lr=0.1 (what the refusal advises): the stored mAP
-    is that of one scikit-learn LogisticRegression per class (C = 1, ignored labels left out) on the
-    same standardised features, to 1 mAP point (100 SGD steps from a near-zero start vs a converged
-    fit: 0.3 apart here)."""
+    """What the refusal advises: the stored mAP is that of one scikit-learn LogisticRegression per
+    class (C = 1, ignored labels left out) on the same standardised features, to 1 mAP point (100
+    SGD steps from a near-zero start vs a converged fit: 0.3 apart here)."""
     from sklearn.linear_model import LogisticRegression
 
-    out = tmp_path / "runs"
-    result = CliRunner().invoke(cli, ["run", "-m", "random", "-d", "blobs4ml", "-p", "linear", "-o", str(out),
-                                      "--no-progress", "--set", "linear.standardize=true", "--set", "linear.lr=0.1"],
-                                catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    stored = _stored(out, tmp_path)[("linear", "mAP")]
-    xtr, _, xte, _, ytr, yte = blobs.generate()
-    weights = next((out / "pretrain").iterdir()) / "backbone.pt"
-    ftr, fte = (features(weights, x, blobs.MEAN, blobs.STD) for x in (xtr, xte))
-    unify_copies([xtr, xte], [ftr, fte])
-    mean, std = ftr.mean(0), np.maximum(ftr.std(0, ddof=1), 1e-6)
+    rows, ftr, fte = advised_linear_run(blobs, tmp_path, "blobs4ml")
+    _, _, _, _, ytr, yte = blobs.generate()
     aps = []
     for c in range(ytr.shape[1]):
         keep = ytr[:, c] >= 0
-        ref = LogisticRegression(C=1.0, tol=1e-10, max_iter=100_000).fit((ftr[keep] - mean) / std, ytr[keep, c])
-        aps.append(_voc07_ap(ref.decision_function((fte - mean) / std), yte[:, c]))
+        ref = LogisticRegression(C=1.0, tol=1e-10, max_iter=100_000).fit(ftr[keep], ytr[keep, c])
+        aps.append(_voc07_ap(ref.decision_function(fte), yte[:, c]))
     expected = 100 * np.mean(aps)
     assert expected > _prevalence_map(yte) + 20  # the features carry the labels: a chance-level mAP would be wrong
-    assert stored == pytest.approx(expected, abs=1.0)
+    assert rows[("linear", "mAP")] == pytest.approx(expected, abs=1.0)
