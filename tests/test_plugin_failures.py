@@ -133,15 +133,21 @@ def test_debug_shows_the_traceback_of_a_plugin_error(make_plugin_dist, tmp_path)
     ("dictprobe", "(protocol 'dictprobe'): evaluate() must return a list of Metric, got dict"),
     ("crashprobe", "(protocol 'crashprobe'): raised RuntimeError: boom in the probe"),
 ])
-def test_protocol_breaking_its_contract_is_one_line_and_stores_nothing(in_process, tmp_path, protocol, needle):
+def test_protocol_breaking_its_contract_is_one_line_and_stores_none_of_its_rows(in_process, tmp_path, protocol,
+                                                                                 needle):
+    """The broken protocol stores nothing; kNN, which finished before it, keeps its rows (results are
+    never lost; a re-run's rows replace them in tables, the latest evaluation wins)."""
+    import sqlite3
+
     in_process(BAD_PROTOCOLS, "bad_probes")
     out = tmp_path / "out"
     result = CliRunner().invoke(cli, ["run", "-m", "random", "-p", f"knn,{protocol}", "-d", "digits", "-o", str(out),
                                       *FAST])
     assert result.exit_code == 2, result.output
     line = one_error_line(result.stderr)
-    assert line == f"Error: plugin 'bad_probes' {needle}", line
-    assert not (out / "results.sqlite").exists()  # the knn rows are not stored half-way either
+    assert line == f"Error: plugin 'bad_probes' {needle} (the rows of knn are stored)", line
+    with sqlite3.connect(out / "results.sqlite") as conn:
+        assert {row[0] for row in conn.execute("SELECT protocol FROM results")} == {"knn"}
 
 
 def test_debug_chains_the_exception_raised_inside_a_plugin(in_process, tmp_path):
