@@ -40,3 +40,16 @@ def test_run_every_protocol_on_digits(tmp_path):
     assert result.exit_code == 0, result.output
     for text in ("linear top1", "knn top1@k20", "finetune top1", "retrieval R@1", "R@10", "lowshot top1@k2"):
         assert text in result.output
+
+
+def test_a_finetune_whose_loss_turns_non_finite_is_an_error_not_a_stored_top1(tmp_path):
+    """NaN weights predict one class: its test share would be stored as top-1 with exit status 0."""
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["run", "-m", "random", "-d", "digits", "-p", "finetune", "-o", str(out),
+                                      "--no-progress", "--set", "model.backbone_options={width: 8}",
+                                      "--set", "finetune.epochs=1", "--set", "finetune.lr=1e30"])
+    assert result.exit_code == 2, result.output
+    line = result.output.strip()
+    assert "\n" not in line and "Traceback" not in line
+    assert "finetune on dataset 'digits' diverged: non-finite loss in epoch 1 at finetune.lr=1e+30" in line
+    assert not (out / "results.sqlite").exists()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..config import check
+from ..contract.errors import TrainingError
 from ..contract.protocol import Metric, Protocol
 
 FINETUNE_PRESETS: dict[str, dict[str, Any]] = {
@@ -93,6 +94,7 @@ def finetune_and_test(backbone: Any, ctx: Any, p: FinetuneParams) -> tuple[float
     per_epoch = math.ceil(len(train) / p.batch_size)
     total, step = per_epoch * p.epochs, 0
     aug_gen = torch.Generator(device=device).manual_seed(p.seed)
+    nonfinite = torch.zeros((), dtype=torch.bool, device=device)  # read once per epoch: no sync per step
     net.train()
     head.train()
     for epoch in tqdm(range(p.epochs), desc="finetune", unit="epoch", leave=False, disable=not ctx.progress):
@@ -105,10 +107,15 @@ def finetune_and_test(backbone: Any, ctx: Any, p: FinetuneParams) -> tuple[float
                 group["lr"] = p.lr_at(step, total)
             logits = head(net(views.train_views(images, aug_gen)[0]))
             loss = nn.functional.cross_entropy(logits, y.long().to(device))
+            nonfinite |= ~torch.isfinite(loss.detach())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             step += 1
+        if bool(nonfinite):  # NaN weights would predict one class: its test share stored as top-1
+            raise TrainingError(f"finetune on dataset {ctx.spec.name!r} diverged: non-finite loss in epoch "
+                                f"{epoch + 1} at finetune.lr={p.lr:g} (preset {p.preset}, batch {p.batch_size}): "
+                                f"lower finetune.lr")
     net.eval()
     head.eval()
     if getattr(ctx, "is_video", False):  # B.1: mean prediction over the 30 views of each test video
