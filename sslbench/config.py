@@ -23,6 +23,16 @@ def check(condition: bool, key: str, value: Any, expected: str) -> None:
         raise ConfigError(f"invalid value {value!r} for {key}: expected {expected}")
 
 
+#: the largest float32: a learning rate above it overflows the optimiser's float32 parameters
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def check_lr(value: Any, key: str) -> None:
+    """A learning rate: positive, finite, and representable in float32 (the parameters' type)."""
+    check(isinstance(value, (int, float)) and 0 < value <= FLOAT32_MAX, key, value,
+          "a positive number no larger than 3.4e38 (float32)")
+
+
 @dataclass(frozen=True)
 class Range:
     """Declared bounds of a numeric field, checked by :func:`build_dataclass` (no ``__post_init__``
@@ -199,7 +209,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check(self.epochs >= 0, "train.epochs", self.epochs, "an integer >= 0")
         check(self.batch_size > 0, "train.batch_size", self.batch_size, "a positive integer")
-        check(self.lr > 0, "train.lr", self.lr, "a positive number")
+        check_lr(self.lr, "train.lr")
         check(self.weight_decay >= 0, "train.weight_decay", self.weight_decay, ">= 0")
         check(0 <= self.sgd_momentum < 1, "train.sgd_momentum", self.sgd_momentum, "a value in [0, 1)")
         check(self.warmup_epochs >= 0, "train.warmup_epochs", self.warmup_epochs, ">= 0")

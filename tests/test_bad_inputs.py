@@ -73,6 +73,15 @@ def test_seed_beyond_int64_is_refused_before_work():
     _fails_in_one_line([*DRY, "--seed", str(2**70)], "expected an integer from 0 to 2**63 - 1")
 
 
+@pytest.mark.parametrize("key", ["train.lr", "linear.lr", "finetune.lr"])
+@pytest.mark.parametrize("value", ["1e39", "inf", "nan", "0"])
+def test_a_learning_rate_float32_cannot_hold_is_refused_before_work(key, value):
+    """1e39 overflowed the optimiser's float32 parameters deep inside torch (a raw RuntimeError)."""
+    protocol = key.split(".")[0] if key != "train.lr" else "knn"
+    _fails_in_one_line(["run", "-m", "moco", "-p", protocol, "-d", "digits", "--dry-run", "--set", f"{key}={value}"],
+                       f"for {key}: expected a positive number no larger than 3.4e38 (float32)")
+
+
 def test_zero_epochs_of_a_training_method_is_refused_random_is_not():
     _fails_in_one_line([*DRY, "--epochs", "0"], "invalid value 0 for train.epochs")
     random = CliRunner().invoke(cli, ["run", "-m", "random", "-p", "knn", "-d", "digits", "--epochs", "0",

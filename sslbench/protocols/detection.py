@@ -33,7 +33,7 @@ import io
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..config import check
+from ..config import check, check_lr
 from ..contract.errors import SSLBenchError
 from ..contract.protocol import Metric, Protocol
 
@@ -73,7 +73,7 @@ class DetectionParams:
                 setattr(self, key, list(value) if isinstance(value, list) else value)
         check(self.iterations > 0, "detection.iterations", self.iterations, "a positive integer")
         check(self.batch_size > 0, "detection.batch_size", self.batch_size, "a positive integer")
-        check(self.lr > 0, "detection.lr", self.lr, "a positive number")
+        check_lr(self.lr, "detection.lr")
         check(self.warmup >= 0, "detection.warmup", self.warmup, "an integer >= 0")
         check(0 < self.min_size <= self.max_size, "detection.min_size", self.min_size, "0 < min_size <= max_size")
         check(self.head in ("c4", "fpn"), "detection.head", self.head, "'c4' (the thesis's) or 'fpn'")

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..config import check
+from ..config import check, check_lr
 from ..contract.errors import TrainingError
 from ..contract.protocol import Metric, Protocol
 
@@ -53,7 +53,7 @@ class FinetuneParams:
                 setattr(self, key, value)
         check(self.epochs > 0, "finetune.epochs", self.epochs, "a positive integer")
         check(self.batch_size > 1, "finetune.batch_size", self.batch_size, "an integer > 1 (batch norm)")
-        check(self.lr > 0, "finetune.lr", self.lr, "a positive number")
+        check_lr(self.lr, "finetune.lr")
         check(self.lr_base_batch > 0, "finetune.lr_base_batch", self.lr_base_batch, "a positive integer")
         check(0 <= self.dropout < 1, "finetune.dropout", self.dropout, "a value in [0, 1)")
         check(0 <= self.momentum < 1, "finetune.momentum", self.momentum, "a value in [0, 1)")

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from ..config import check
+from ..config import check, check_lr
 from ..contract.protocol import Metric, Protocol
 from .classifier import fit_sgd, standardize_, train_linear  # noqa: F401 (fit_sgd: linear's API)
 
@@ -95,7 +95,7 @@ class LinearParams:
             if getattr(self, key) is None:
                 setattr(self, key, list(value) if isinstance(value, list) else value)
         check(self.epochs > 0, "linear.epochs", self.epochs, "a positive integer")
-        check(self.lr > 0, "linear.lr", self.lr, "a positive number")
+        check_lr(self.lr, "linear.lr")
         check(self.batch_size > 0, "linear.batch_size", self.batch_size, "a positive integer")
         check(0 <= self.momentum < 1, "linear.momentum", self.momentum, "a value in [0, 1)")
         check(self.weight_decay >= 0, "linear.weight_decay", self.weight_decay, ">= 0")

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from ..config import check, stable_hash
+from ..config import check, check_lr, stable_hash
 from ..contract.errors import ConfigError
 from ..contract.protocol import Metric, Protocol
 from .tamap import CLASSES
@@ -84,7 +84,7 @@ class TAmAPParams:
               "at least one epoch of fine-tuning (with tamap.classifier_epochs)")
         for name in ("batch_size", "clips_per_half", "eval_batch_size"):
             check(getattr(self, name) >= 1, f"tamap.{name}", getattr(self, name), "an integer >= 1")
-        check(self.lr > 0, "tamap.lr", self.lr, "a positive number")
+        check_lr(self.lr, "tamap.lr")
         check(0.0 <= self.alpha2 < 1.0, "tamap.alpha2", self.alpha2, "a ratio in [0, 1)")
         check(self.radius >= 0, "tamap.radius", self.radius, "seconds >= 0")
         check(self.mixup_alpha >= 0, "tamap.mixup_alpha", self.mixup_alpha, "a number >= 0 (0: no mixup)")
