@@ -107,7 +107,7 @@ def test_an_unstable_multilabel_fit_that_ranks_well_is_stored_with_a_warning(cap
     xt, yt = _data(1, n=40)
     with caplog.at_level(logging.WARNING, logger="sslbench.protocols"):
         value = _evaluate(x, y, xt, yt, LinearParams(epochs=20))
-    assert "an unstable fit whose number depends on rounding" in caplog.text
+    assert "an unstable fit whose number may depend on rounding" in caplog.text
     assert value > _prevalence_map(yt) + 20
 
 

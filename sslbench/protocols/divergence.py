@@ -88,7 +88,7 @@ def judge_fit(initial: float, final: float, trace: FitTrace, p: Any, dataset: st
         scale = float(x.double().pow(2).mean().sqrt()) if x.numel() else 0.0
         raise TrainingError(f"{where} failed to fit: {rose} and {verdict} on features of RMS {scale:.2g}; {advice(p)}")
     logging.getLogger("sslbench.protocols").warning(
-        f"{where}: {rose}: an unstable fit whose number depends on rounding; {advice(p)}")
+        f"{where}: {rose}: an unstable fit whose number may depend on rounding; {advice(p)}")
 
 
 def check_fit(clf: "torch.nn.Module", trace: FitTrace, x: "torch.Tensor", y: "torch.Tensor", p: Any, dataset: str,
