@@ -179,3 +179,18 @@ def test_eval_data_root_without_a_transfer_dataset_is_refused():
 
     with pytest.raises(ConfigError, match="data.eval_root '/voc' is only used with --eval-dataset"):
         resolve_config("random", "digits", ["knn"], overrides={"data": {"eval_root": "/voc"}})
+
+
+def test_a_detector_whose_loss_turns_non_finite_is_an_error_not_an_ap_of_zero(tmp_path):
+    """NaN weights detect nothing: AP 0 would be stored with exit status 0."""
+    make_coco(tmp_path / "coco")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, [
+        "run", "-m", "random", "-p", "detection", "-d", "coco", "--data-root", str(tmp_path / "coco"),
+        "-o", str(out), "--no-progress", "--set", "model.backbone=resnet18", "--set", "data.input_size=64",
+        "--set", "detection.preset=tiny", "--set", "detection.iterations=2", "--set", "detection.lr=1e30"])
+    assert result.exit_code == 2, result.output
+    line = result.output.strip()
+    assert "\n" not in line and "Traceback" not in line
+    assert "detection on 'train2017' diverged: non-finite loss by iteration 2 of 2 at detection.lr=1e+30" in line, line
+    assert not (out / "results.sqlite").exists()

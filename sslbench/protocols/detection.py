@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..config import check, check_lr
-from ..contract.errors import SSLBenchError
+from ..contract.errors import SSLBenchError, TrainingError
 from ..contract.protocol import Metric, Protocol
 
 DETECTION_PRESETS: dict[str, dict[str, Any]] = {
@@ -266,6 +266,10 @@ def _flip(image: Any, target: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     return image.flip(-1), target
 
 
+#: iterations between checks that the training loss stayed finite (NaN weights detect nothing: AP 0 stored)
+CHECK_EVERY = 100
+
+
 def train_and_evaluate(backbone: Any, root: str | None, train_split: str, test_split: str, mean, std,
                        p: DetectionParams, device: Any, progress: bool = False) -> dict[str, float]:
     """Train the detector on ``train_split`` and return AP metrics on ``test_split``."""
@@ -285,6 +289,7 @@ def train_and_evaluate(backbone: Any, root: str | None, train_split: str, test_s
     params = [q for q in model.parameters() if q.requires_grad]
     opt = torch.optim.SGD(params, lr=p.lr_at(0), momentum=p.momentum, weight_decay=p.weight_decay)
     rng = np.random.default_rng(p.seed)
+    nonfinite = torch.zeros((), dtype=torch.bool, device=device)  # read every CHECK_EVERY iterations: no sync per step
     model.train()
     order: list[int] = []
     for it in tqdm(range(p.iterations), desc="detection", unit="it", leave=False, disable=not progress):
@@ -304,9 +309,13 @@ def train_and_evaluate(backbone: Any, root: str | None, train_split: str, test_s
             group["lr"] = p.lr_at(it)
         losses = model(images, targets)
         loss = sum(losses.values())
+        nonfinite |= ~torch.isfinite(loss.detach())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if (it + 1 == p.iterations or (it + 1) % CHECK_EVERY == 0) and bool(nonfinite):
+            raise TrainingError(f"detection on {train_split!r} diverged: non-finite loss by iteration {it + 1} of "
+                                f"{p.iterations} at detection.lr={p.lr:g} (preset {p.preset}): lower detection.lr")
     model.eval()
     predictions: dict[int, dict[str, Any]] = {}
     with torch.no_grad():
