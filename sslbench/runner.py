@@ -383,10 +383,11 @@ def run(config: RunConfig, output_dir: str | Path, resume: bool = False, progres
             with plugin_code("protocol", name):
                 result = checked_metrics(protocol.evaluate(ctx), name)
         except BaseException as exc:
-            if rows and sink is None:  # the protocols that finished keep their rows (results are never lost)
+            if rows:  # the protocols that finished keep their rows (results are never lost)
                 keep(rows)
                 if isinstance(exc, SSLBenchError) and exc.args:
-                    exc.args = (f"{exc} (the rows of {', '.join(metrics)} are stored)", *exc.args[1:])
+                    exc.args = (f"{exc} (the rows of {', '.join(metrics)} are {'kept' if sink else 'stored'})",
+                                *exc.args[1:])
             raise
         seconds = time.perf_counter() - t
         metrics[name] = result

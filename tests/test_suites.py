@@ -205,3 +205,68 @@ def test_a_failed_cell_is_reported_with_its_error_line_and_the_run_exits_non_zer
     line = next(line for line in status.output.splitlines() if line.startswith("failed"))
     assert "DatasetError" in line and "imagefolder" in line
     assert status.output.splitlines()[-1] == "1 cell(s): 1 failed"
+
+
+FLAKY_PROBE = '''
+from sslbench import hookimpl
+from sslbench.contract.errors import TrainingError
+from sslbench.contract.protocol import Metric, Protocol
+
+
+class FlakyProbe(Protocol):
+    """fails while FAIL is set"""
+    name = "flakyprobe"
+    FAIL = True
+
+    def evaluate(self, ctx):
+        if FlakyProbe.FAIL:
+            raise TrainingError("flakyprobe diverged")
+        return [Metric("acc", 50.0)]
+
+
+@hookimpl
+def register_protocols(register):
+    register(FlakyProbe)
+'''
+
+
+def test_a_cell_whose_second_protocol_fails_keeps_the_first_ones_rows_and_reruns_only_the_failed_one(tmp_path):
+    """knn finished, then the next protocol failed: the cell is failed (with the error line), its kNN
+    rows reach the store anyway, and running the suite again evaluates the failed protocol only."""
+    import sqlite3
+    import types
+
+    from click.testing import CliRunner
+
+    from sslbench.cli import cli
+    from sslbench.contract import loading as plugins
+    from sslbench.suites.results import PARTIAL_ROWS, ROWS
+
+    module = types.ModuleType("flaky_probe")
+    exec(FLAKY_PROBE, module.__dict__)
+    plugins.register_plugin(module, "flaky_probe")
+    try:
+        path = tmp_path / "flaky.yaml"
+        path.write_text("protocols: [knn, flakyprobe]\nset: {knn.k: [5]}\n"
+                        "grid: {methods: [random], datasets: [digits]}\n")
+        args = [str(path), "-o", str(tmp_path / "runs"), "--set", "model.backbone_options={width: 4}"]
+        ran = CliRunner().invoke(cli, ["suite", "run", *args, "--no-progress"])
+        assert ran.exit_code == 1 and "random digits seed 0: failed" in ran.output, ran.output
+        cell = next((tmp_path / "runs" / "cells").iterdir())
+        assert (cell / PARTIAL_ROWS).is_file() and not (cell / ROWS).exists()
+        status = CliRunner().invoke(cli, ["suite", "status", *args])
+        assert "flakyprobe diverged (the rows of knn are kept)" in status.output
+        with sqlite3.connect(tmp_path / "runs" / "results.sqlite") as conn:
+            assert {r[0] for r in conn.execute("SELECT protocol FROM results")} == {"knn"}
+
+        module.FlakyProbe.FAIL = False
+        again = CliRunner().invoke(cli, ["suite", "run", *args, "--no-progress"])
+        assert again.exit_code == 0, again.output
+        assert "1 in the store" not in again.output  # the cell was not complete: it ran again ...
+        lines = (cell / ROWS).read_text().splitlines()
+        assert len(lines) == 1 and '"protocol": "flakyprobe"' in lines[0]  # ... for flakyprobe only
+        with sqlite3.connect(tmp_path / "runs" / "results.sqlite") as conn:
+            stored = sorted(r[0] for r in conn.execute("SELECT protocol FROM results"))
+        assert stored == ["flakyprobe", "knn"]
+    finally:
+        plugins.unregister_plugin("flaky_probe")

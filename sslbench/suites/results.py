@@ -2,7 +2,8 @@
 
 Jobs on many nodes never open the SQLite store (its locks do not hold over NFS). Each cell
 writes ``<output>/cells/<cell id>/rows.jsonl`` (temp file + rename, so a reader sees all the
-rows or none) in the format of ``sslbench results export``, under a run id derived from the
+rows or none; ``rows-partial.jsonl`` holds the rows of protocols that finished before another
+failed, so a re-run only evaluates what is missing) in the format of ``sslbench results export``, under a run id derived from the
 cell's identity. The process that launched the suite ingests these files with
 :func:`sslbench.reporting.exchange.import_file`, which skips records whose (run id, protocol,
 metric) is already stored: a cell re-run, requeued or ingested twice still gives one row per
@@ -24,6 +25,8 @@ from ..atomic import atomic_write
 
 CELLS = "cells"
 ROWS = "rows.jsonl"
+#: the rows of the protocols that finished before another failed (the cell is not done)
+PARTIAL_ROWS = "rows-partial.jsonl"
 STATE = "state.json"
 EVENTS = "events.jsonl"
 
@@ -48,12 +51,13 @@ def as_record(row: Any, run: str, created_at: str) -> dict[str, Any]:
     return {c: values.get(c) for c in COLUMNS}
 
 
-def write_rows(folder: Path, rows: Iterable[Any], run: str) -> Path:
-    """Replace ``folder/rows.jsonl`` by ``rows`` in one rename (never half-written)."""
+def write_rows(folder: Path, rows: Iterable[Any], run: str, name: str = ROWS) -> Path:
+    """Replace ``folder/name`` (the cell's rows, or :data:`PARTIAL_ROWS`) by ``rows`` in one rename
+    (never half-written)."""
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     text = "".join(json.dumps(as_record(r, run, now)) + "\n" for r in rows)
-    atomic_write(folder / ROWS, lambda fh: fh.write(text), mode="w")
-    return folder / ROWS
+    atomic_write(folder / name, lambda fh: fh.write(text), mode="w")
+    return folder / name
 
 
 def write_state(folder: Path, state: str, **info: Any) -> None:
@@ -93,7 +97,8 @@ def ingest(store_path: str | Path, folders: Iterable[Path]) -> tuple[int, int]:
 
     added = skipped = 0
     for folder in folders:
-        if (folder / ROWS).is_file():
-            a, s = import_file(store_path, folder / ROWS)
-            added, skipped = added + a, skipped + s
+        for name in (PARTIAL_ROWS, ROWS):
+            if (folder / name).is_file():
+                a, s = import_file(store_path, folder / name)
+                added, skipped = added + a, skipped + s
     return added, skipped

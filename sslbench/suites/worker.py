@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .results import cell_dir, log_event, read_state, run_id, write_rows, write_state
+from .results import PARTIAL_ROWS, cell_dir, log_event, read_state, run_id, write_rows, write_state
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,7 @@ def run_task(task: CellTask, output_dir: Path, progress: bool, job: dict[str, An
     if (folder / "rows.jsonl").is_file():
         return "skipped"
     previous = read_state(folder)
+    rows: list[Any] = []
     try:
         config = resolve_config(task.method, task.dataset, list(task.protocols), None, task.sets, task.overrides)
         as_dict = config.to_dict()
@@ -100,7 +101,6 @@ def run_task(task: CellTask, output_dir: Path, progress: bool, job: dict[str, An
             attempt = int(previous.get("attempt", 0)) + 1
             write_state(folder, "running", attempt=attempt, **job)
             log_event(folder, event="start", attempt=attempt, checkpoint_epoch=start_epoch, **job)
-        rows: list[Any] = []
         run(config, output_dir, resume=True, progress=progress, sink=rows.extend)
         if main:
             write_rows(folder, rows, run_id(task.cell_id))
@@ -109,6 +109,8 @@ def run_task(task: CellTask, output_dir: Path, progress: bool, job: dict[str, An
         return "done"
     except Exception as exc:  # one failed cell must not stop the others of its job
         line = " ".join(str(exc).split()) or type(exc).__name__
+        if main and rows:  # protocols that finished before the failure: kept, ingested, not re-run
+            write_rows(folder, rows, run_id(task.cell_id), PARTIAL_ROWS)
         if main:
             write_state(folder, "failed", error=f"{type(exc).__name__}: {line}"[:500], **job)
             log_event(folder, event="failed", error=line[:500])
