@@ -7,10 +7,8 @@ sslbench stays light (no torch).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from .contract.hookspecs import hookimpl
+from .lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -31,13 +29,4 @@ _LAZY = {
 __all__ = ["hookimpl", "__version__", *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'sslbench' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 import yaml
 
 from .contract.params import NoParams
+from .lazy import lazy_exports
 
 if TYPE_CHECKING:  # torch is imported only when a method is built
     from torch import nn
@@ -93,13 +93,4 @@ _ENGINE_METHODS = {"MomentumMethod": "sslbench.engine.momentum_method", "Siamese
 __all__ = ["Method", "NoParams", "load_presets", *_ENGINE_METHODS]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _ENGINE_METHODS:
-        value = getattr(importlib.import_module(_ENGINE_METHODS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_ENGINE_METHODS})
+__getattr__, __dir__ = lazy_exports(__name__, _ENGINE_METHODS)

@@ -98,6 +98,11 @@ def test_no_module_imports_one_that_imports_it_back():
     assert not new, "import cycles (function-level imports count):\n" + "\n".join(described)
 
 
+def _fresh_python(code: str) -> str:
+    """What ``code`` prints in a new interpreter (nothing imported before it)."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+
 def test_the_plugin_contract_loads_without_torch_numpy_or_pandas():
     code = ("import sys\n"
             "import sslbench.contract.loading, sslbench.contract.hookspecs, sslbench.contract.registry\n"
@@ -105,8 +110,7 @@ def test_the_plugin_contract_loads_without_torch_numpy_or_pandas():
             "import sslbench.contract.errors, sslbench.method, sslbench.contract.dataset\n"
             "from sslbench import hookimpl, Method, MomentumMethod, Protocol, Metric, DatasetSpec, ConfigError\n"
             "print(sorted(m for m in ('torch', 'numpy', 'pandas', 'sklearn') if m in sys.modules))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert _fresh_python(code) == "[]"
 
 
 def test_import_linter_contracts_hold():
@@ -230,8 +234,7 @@ def test_the_engine_method_classes_keep_their_public_paths_and_load_the_engine_o
             "same = MomentumMethod is sslbench.MomentumMethod is mm.MomentumMethod and "
             "SiameseMethod is sslbench.SiameseMethod is sm.SiameseMethod\n"
             "print(before, same, 'torch' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[] True False"
+    assert _fresh_python(code) == "[] True False"
 
 
 def test_the_old_datasets_path_still_gives_the_folder_helpers_the_video_readers_share(monkeypatch):

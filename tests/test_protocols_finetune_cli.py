@@ -8,6 +8,7 @@ from sslbench.cli import cli
 from sslbench.contract.errors import ConfigError
 from sslbench.protocols.finetune import Finetune, FinetuneParams
 
+from helpers import one_error_line
 from protocols_support import digits_context, single_thread  # noqa: F401 (autouse fixture)
 
 
@@ -49,7 +50,6 @@ def test_a_finetune_whose_loss_turns_non_finite_is_an_error_not_a_stored_top1(tm
                                       "--no-progress", "--set", "model.backbone_options={width: 8}",
                                       "--set", "finetune.epochs=1", "--set", "finetune.lr=1e30"])
     assert result.exit_code == 2, result.output
-    line = result.output.strip()
-    assert "\n" not in line and "Traceback" not in line
+    line = one_error_line(result.stderr)
     assert "finetune on dataset 'digits' diverged: non-finite loss in epoch 1 at finetune.lr=1e+30" in line
     assert not (out / "results.sqlite").exists()

@@ -18,6 +18,7 @@ from sslbench.suites import launchers
 from sslbench.suites.library import find_suite
 from sslbench.suites.plan import jobs, plan_suite
 from sslbench.suites.results import ROWS, cell_dir, ingest, read_events, read_state, run_id, write_rows
+from sslbench.suites.scheduler import process_lives
 from sslbench.suites.worker import SuiteWorker
 
 submitit = pytest.importorskip("submitit")
@@ -151,17 +152,6 @@ def test_a_two_process_job_trains_with_torch_distributed_from_the_job_environmen
     assert len((folder / ROWS).read_text().splitlines()) == 1
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie (exited, not yet reaped by its new parent) counts as gone
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
 def test_stopping_a_local_parallel_launcher_stops_its_workers(tmp_path, signum):
     """A killed launcher leaves no worker training cells nobody will collect (not even after SIGKILL)."""
@@ -189,6 +179,6 @@ def test_stopping_a_local_parallel_launcher_stops_its_workers(tmp_path, signum):
         assert code == 128 + signal.SIGTERM
         assert "interrupted" in launcher.stderr.read().decode()
     deadline = time.monotonic() + 30
-    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+    while any(process_lives(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not [pid for pid in workers if _alive(pid)], "workers outlived their launcher"
+    assert not [pid for pid in workers if process_lives(pid)], "workers outlived their launcher"

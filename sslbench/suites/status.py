@@ -24,12 +24,13 @@ def suite_statuses(planned: Sequence[Any], output_dir: str | Path,
                    submitit_folder: str | Path | None = None) -> list[CellStatus]:
     """The status of each planned cell, the scheduler asked once about the jobs they wait on
     (:func:`sslbench.suites.scheduler.job_states`)."""
-    waiting = [read_state(cell_dir(output_dir, p.cell_id)) for p in planned if not p.complete]
-    jobs = job_states(waiting, submitit_folder)
-    return [cell_status(p, output_dir, jobs) for p in planned]
+    states = {p.cell_id: read_state(cell_dir(output_dir, p.cell_id)) for p in planned if not p.complete}
+    jobs = job_states(states.values(), submitit_folder)
+    return [cell_status(p, output_dir, jobs, states.get(p.cell_id)) for p in planned]
 
 
-def cell_status(planned: Any, output_dir: str | Path, jobs: dict[str, str] | None = None) -> CellStatus:
+def cell_status(planned: Any, output_dir: str | Path, jobs: dict[str, str] | None = None,
+                state: dict[str, Any] | None = None) -> CellStatus:
     """done (every protocol stored, or its rows written), running / queued / requeued (with the
     job and attempt), failed (with the error line, or the final state of a job that ended without
     finishing the cell, from ``jobs``: job id -> scheduler state), interrupted (a local process
@@ -37,7 +38,7 @@ def cell_status(planned: Any, output_dir: str | Path, jobs: dict[str, str] | Non
     folder = cell_dir(output_dir, planned.cell_id)
     if planned.complete or (folder / ROWS).is_file():
         return CellStatus(planned, "done")
-    state = read_state(folder)
+    state = read_state(folder) if state is None else state  # ``state``: the cell's state.json, read already
     kind = state.get("state")
     where = f"{state.get('host', '?')} pid {state.get('pid', '?')}"
     job = f"job {state['job_id']}" if state.get("job_id") else where

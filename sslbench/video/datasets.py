@@ -26,13 +26,13 @@ import weakref
 from pathlib import Path
 from typing import Any, Iterable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from ..folders import require_root, split_folder, train_classes
 from ..contract.errors import DatasetError
+from ..image.crops import copy_mirrored, crop_box
 from .sampling import ClipSampling, crop_offsets, sample_clips
 
 logger = logging.getLogger("sslbench.video")
@@ -109,8 +109,6 @@ def _cut_crops(frames: torch.Tensor, unique: list[int], clips: list[list[int]], 
     """View ``k`` of a pretraining item: clip ``k mod K`` cut to a random resized crop box drawn on
     the full frame with torchvision's rule (one box and one flip per view, shared by its frames),
     resized to the view's side (bilinear, antialiased) and flipped: uint8 (V, 3, T, s, s)."""
-    from ..image.crops import crop_box
-
     where = {f: j for j, f in enumerate(unique)}
     height, width = frames.shape[1], frames.shape[2]
     size = sampling.crop_views[0].size
@@ -122,16 +120,8 @@ def _cut_crops(frames: torch.Tensor, unique: list[int], clips: list[list[int]], 
         x = frames[:, top:top + h, left:left + w].index_select(0, rows).permute(0, 3, 1, 2)  # the box only: (T, 3, h, w)
         if (h, w) != (size, size):
             x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-        _copy_planar(out[v], x, flip)
+        copy_mirrored(out[v], x.transpose(0, 1), flip)  # (T, 3, s, s) channels-last -> (3, T, s, s)
     return out
-
-
-def _copy_planar(out: torch.Tensor, frames: torch.Tensor, flip: bool = False) -> None:
-    """``out`` (3, T, s, s) <- ``frames`` (T, 3, s, s) in channels-last memory, mirrored when
-    ``flip``: one strided copy by numpy (torch's uint8 copy across this transpose is ~10x slower,
-    and its flip is another copy)."""
-    src = frames.transpose(0, 1).numpy()
-    np.copyto(out.numpy(), src[..., ::-1] if flip else src)
 
 
 class _one_thread:
@@ -157,7 +147,7 @@ def _resize_square_into(out: torch.Tensor, frames: torch.Tensor, side: int) -> N
     x = frames.permute(0, 3, 1, 2)  # (T, 3, s, s), channels-last in memory
     if x.shape[-1] != side:
         x = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False, antialias=x.shape[-1] > side)
-    _copy_planar(out, x)
+    copy_mirrored(out, x.transpose(0, 1))
 
 
 # --------------------------------------------------------------------------- the dataset
